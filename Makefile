@@ -1,0 +1,19 @@
+# Two commands on a fresh machine: `make run` (install + start the web chat)
+# and `make test` (install + run the test suite). See README.md.
+.PHONY: install install-test run test bench
+
+install:
+	bash scripts/install.sh local
+
+install-test:
+	bash scripts/install.sh local,test,bench
+	bash scripts/install-chromium.sh
+
+run: install
+	.venv/bin/python app.py
+
+test: install-test
+	.venv/bin/python -m pytest -q
+
+bench: install-test
+	bash bench/run.sh

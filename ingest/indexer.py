@@ -1,0 +1,178 @@
+"""Write articles to the index idempotently (chunk ids come from content).
+
+For each article: chunks whose ids are already stored are skipped, new ones
+are embedded and added, then ids of that article that are no longer produced
+are deleted. Adding before deleting means a crash leaves extra chunks, never
+missing ones, and the next run finishes the job. Chunks of several small
+articles are embedded together so the model sees full batches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from qa.index import Index, get_index
+
+from .chunking import chunk_article
+from .loaders import LoadFailure, load
+from .models import Article, Chunk
+
+BATCH_CHUNKS = 64
+
+
+@dataclass
+class IngestReport:
+    indexed: list[str] = field(default_factory=list)  # article ids written or updated
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[LoadFailure] = field(default_factory=list)
+    chunks_added: int = 0
+    chunks_deleted: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> dict:
+        return {
+            "indexed": len(self.indexed),
+            "unchanged": len(self.unchanged),
+            "failed": len(self.failed),
+            "chunks_added": self.chunks_added,
+            "chunks_deleted": self.chunks_deleted,
+        }
+
+
+Progress = Callable[[str, Article | LoadFailure], None]
+
+
+def add(sources: Iterable[str] | str, *, index: Index | None = None, progress: Progress | None = None) -> IngestReport:
+    """Index every article found in the sources; bad inputs are reported, not raised."""
+    if isinstance(sources, (str, Path)):
+        sources = [str(sources)]
+    index = index or get_index()
+    report = IngestReport()
+    pending: list[tuple[Article, list[Chunk]]] = []
+    pending_ids: set[str] = set()
+    n_pending = 0
+    for source in sources:
+        for item in load(str(source), index.settings):
+            if isinstance(item, LoadFailure):
+                report.failed.append(item)
+                if progress:
+                    progress("failed", item)
+                continue
+            if item.id in pending_ids:  # same article twice in one batch: the later one wins
+                _flush(index, pending, report, progress)
+                pending, pending_ids, n_pending = [], set(), 0
+            chunks = chunk_article(item, index.settings.chunk_size, index.settings.chunk_overlap)
+            pending.append((item, chunks))
+            pending_ids.add(item.id)
+            n_pending += len(chunks)
+            if n_pending >= BATCH_CHUNKS:
+                _flush(index, pending, report, progress)
+                pending, pending_ids, n_pending = [], set(), 0
+    _flush(index, pending, report, progress)
+    return report
+
+
+def add_articles(articles: Iterable[Article], *, index: Index | None = None) -> IngestReport:
+    """Index Article objects built in code (the eval and the sample articles use it)."""
+    index = index or get_index()
+    report = IngestReport()
+    batch: list[tuple[Article, list[Chunk]]] = []
+    seen: set[str] = set()
+    for art in articles:
+        if art.id in seen:
+            _flush(index, batch, report, None)
+            batch, seen = [], set()
+        batch.append((art, chunk_article(art, index.settings.chunk_size, index.settings.chunk_overlap)))
+        seen.add(art.id)
+        if sum(len(c) for _, c in batch) >= BATCH_CHUNKS:
+            _flush(index, batch, report, None)
+            batch, seen = [], set()
+    _flush(index, batch, report, None)
+    return report
+
+
+def _flush(index: Index, batch: list[tuple[Article, list[Chunk]]], report: IngestReport, progress: Progress | None) -> None:
+    if not batch:
+        return
+    existing = {art.id: set(index.ids_where({"article_id": art.id})) for art, _ in batch}
+    to_add: list[Chunk] = []
+    to_delete: list[str] = []
+    changed: list[Article] = []
+    for art, chunks in batch:
+        have = existing[art.id]
+        want = {c.id for c in chunks}
+        if have == want:
+            report.unchanged.append(art.id)
+            if progress:
+                progress("unchanged", art)
+            continue
+        to_add.extend(c for c in chunks if c.id not in have)
+        to_delete.extend(sorted(have - want))
+        changed.append(art)
+    if to_add or to_delete:
+        index.bump_revision()  # before the write: a crash mid-write leaves derived caches stale
+        if to_add:
+            vectors = index.embeddings.embed([c.embed_text for c in to_add])
+            index.upsert(
+                ids=[c.id for c in to_add],
+                documents=[c.embed_text for c in to_add],
+                metadatas=[c.metadata for c in to_add],
+                embeddings=vectors,
+            )
+        index.delete_ids(to_delete)
+        index.bump_revision()
+    report.chunks_added += len(to_add)
+    report.chunks_deleted += len(to_delete)
+    for art in changed:
+        report.indexed.append(art.id)
+        if progress:
+            progress("indexed", art)
+
+
+def delete(id_or_url: str, *, index: Index | None = None) -> int:
+    """Remove one article by its id, URL or file path; returns the number of chunks removed."""
+    index = index or get_index()
+    candidates = [id_or_url]
+    p = Path(id_or_url).expanduser()
+    if not id_or_url.startswith(("http://", "https://")):
+        candidates.append(str(p.resolve()))
+    ids: list[str] = []
+    for key in dict.fromkeys(candidates):
+        ids = index.ids_where({"article_id": key}) or index.ids_where({"url": key})
+        if ids:
+            break
+    if ids:
+        index.bump_revision()
+        index.delete_ids(ids)
+        index.bump_revision()
+    return len(ids)
+
+
+def stats(*, index: Index | None = None) -> dict:
+    """Counts, sources and date range of what is indexed (for the CLI and the UI panel)."""
+    index = index or get_index()
+    articles: dict[str, dict] = {}
+    chunks = 0
+    for item in index.iter_all(include=("metadatas",)):
+        chunks += 1
+        m = item.metadata
+        articles.setdefault(m.get("article_id", item.id), m)
+    sources: dict[str, int] = {}
+    dates = []
+    for m in articles.values():
+        src = m.get("source") or "(no source)"
+        sources[src] = sources.get(src, 0) + 1
+        if m.get("published"):
+            dates.append(m["published"])
+    return {
+        "articles": len(articles),
+        "chunks": chunks,
+        "sources": dict(sorted(sources.items(), key=lambda kv: -kv[1])),
+        "first_published": min(dates) if dates else None,
+        "last_published": max(dates) if dates else None,
+    }

