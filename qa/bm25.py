@@ -148,6 +148,6 @@ class BM25Cache:
         if min_days is not None:
             keep &= dated & (self.days >= min_days)
         if sources:
-            wanted = {s.lower() for s in sources}
-            keep &= np.array([s.lower() in wanted for s in self.sources], dtype=bool)
+            wanted = set(sources)
+            keep &= np.array([s in wanted for s in self.sources], dtype=bool)
         return keep

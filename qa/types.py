@@ -1,0 +1,75 @@
+"""What qa hands to its callers: passages, citations, answers and stream events."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class Passage(BaseModel):
+    """A retrieved chunk, numbered for the prompt by its place in the list (1-based)."""
+
+    chunk_id: str
+    article_id: str
+    title: str
+    url: str = ""
+    source: str = ""
+    published: str = ""  # ISO date or "" when undated
+    text: str  # the chunk's own text, without the title/date header
+    score: float = 0.0
+    dense_rank: int | None = None
+    bm25_rank: int | None = None
+
+    @property
+    def date_label(self) -> str:
+        return self.published or "undated"
+
+
+class Citation(BaseModel):
+    index: int  # the [n] in Answer.text
+    title: str
+    url: str = ""
+    source: str = ""
+    published: str = ""  # ISO date, or "undated"
+    chunk_id: str
+    article_id: str = ""
+    quote: str  # the sentence of the passage that supports the claim
+    passage: str = ""  # the whole passage, for showing the quote in context
+    support: float = 0.0
+
+
+class Answer(BaseModel):
+    question: str
+    text: str
+    citations: list[Citation] = Field(default_factory=list)
+    refused: bool = False
+    answerer: Literal["openai", "local", "extractive"]
+    model: str
+    flagged: list[str] = Field(default_factory=list)  # sentences no passage supports
+    timings: dict[str, float] = Field(default_factory=dict)  # retrieval, first_token, total (s)
+    standalone_question: str = ""  # the question after the follow-up rewrite
+    raw_text: str = ""  # the model's output before markers were checked
+    passages: list[Passage] = Field(default_factory=list)
+    invalid_markers: int = 0  # markers in raw_text that pointed at no passage
+    total_markers: int = 0
+
+
+class Evidence(BaseModel):
+    """First stream event: what was found, before any text is generated."""
+
+    kind: Literal["evidence"] = "evidence"
+    passages: list[Passage]
+    best_sentences: list[str]
+    standalone_question: str
+    answerer: str
+    model: str
+
+
+class Token(str):
+    """A piece of answer text as it is generated (a ``str``, so ``print(tok)`` just works)."""
+
+    kind = "token"
+
+
+REFUSAL = "The articles don't say."
