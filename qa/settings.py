@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     prompt_token_budget: int = 1200
     refuse_threshold: float = 0.35
 
+    # --- web app (app.py) -------------------------------------------------
+    host: str = "127.0.0.1"  # QA_HOST=0.0.0.0 to listen on every interface
+    auth: str | None = None  # QA_AUTH="user:password" turns on Gradio's login
+    max_upload_mb: int = 20
+    load_samples: bool = True  # index the sample articles when the store is empty
+
     @property
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
