@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .types import Citation, Passage
+from .types import REFUSAL, Citation, Passage
 
 MARKER = re.compile(r"\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
 _SENT_SPLIT = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“‘(\[]?[A-Z0-9])")
@@ -176,6 +176,10 @@ def check(raw: str, passages: list[Passage]) -> Checked:
         c = cites[n]
         c.index = renum[n]
         citations.append(c)
+    if not citations and flagged:
+        # Nothing the model said is in the passages (outside knowledge, a guess, or an
+        # instruction it picked up): say so honestly instead of showing it as an answer.
+        return Checked(REFUSAL, [], flagged, True, invalid, total)
     return Checked(text.strip(), citations, flagged, False, invalid, total)
 
 
