@@ -8,6 +8,7 @@ llama.cpp models are not thread-safe, so each loaded model has its own lock.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib.util
 import os
@@ -186,5 +187,12 @@ def load(key: str, cache_dir: Path, n_ctx: int = 4096, threads: int = 0) -> Load
 
 
 def unload_all() -> None:
+    """Free every loaded model now (llama.cpp's own finaliser fails at interpreter exit)."""
     with _loaded_lock:
+        for m in _loaded.values():
+            with m.lock:
+                m.llama.close()
         _loaded.clear()
+
+
+atexit.register(unload_all)

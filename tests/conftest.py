@@ -14,7 +14,7 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SEED_ARTICLE = SHARED / "corpus" / "000_6c5d0eca67019274.txt"
 REALTIMEQA = SHARED / "eval" / "realtimeqa-2022"
 
-pytest_plugins = ["tests.chroma_server"]
+pytest_plugins = ["tests.chroma_server", "tests.llm_server"]
 
 
 @pytest.fixture(autouse=True)
