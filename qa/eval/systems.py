@@ -1,0 +1,150 @@
+"""The two systems the benchmark can run: ours (ingest → Chroma + BM25 → ask) and the baseline.
+
+Both expose the same small interface so the runner scores them alike:
+``build(records)``, ``retrieve(question)`` (top-10 urls + latency), ``answer(question)``
+(a result dict), ``remove(urls)`` (for made-unanswerable cases), ``sample_texts()``
+(chunks to measure the embedding model's raw throughput on).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import time
+from pathlib import Path
+
+from qa.citations import MARKER, is_refusal, split_sentences
+
+from .cache import CachedEmbeddings
+from .data import Question
+
+RETRIEVE_K = 10  # hit@k / MRR are measured on the top 10
+
+
+class OurSystem:
+    name = "ours"
+
+    def __init__(self, settings, *, embedding_model: str, mode: str, dates: bool, k: int, emb: CachedEmbeddings):
+        from qa.index import Index
+
+        self.settings = settings
+        self.mode = mode
+        self.dates = dates
+        self.k = k
+        self.index = Index(settings, embedding_model=embedding_model)
+        self.index._embeddings = emb  # every embedding (ingest, queries, extractive) goes through the cache
+        self.emb = emb
+        self._answerer = None
+
+    # --- ingest ----------------------------------------------------------------
+    def build(self, records: list[dict], where: str, advance) -> dict:
+        from ingest.indexer import add_articles
+
+        from .data import to_articles
+
+        arts, failed = to_articles(records, where)
+
+        def feed():
+            for a in arts:
+                yield a
+                advance(1)
+
+        t0 = time.perf_counter()
+        report = add_articles(feed(), index=self.index)
+        ingest_s = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        self.index.bm25()  # build (or load) the BM25 cache now, not inside the first query's latency
+        bm25_s = time.perf_counter() - t1
+        return {
+            "articles": len(arts), "articles_failed": len(failed), "chunks": self.index.count(),
+            "chunks_added": report.chunks_added, "ingest_s": ingest_s, "bm25_build_s": bm25_s,
+        }
+
+    def sample_texts(self, n: int) -> list[str]:
+        res = self.index.collection.get(limit=n, include=["documents"])
+        return list(res["documents"] or [])
+
+    # --- retrieval ---------------------------------------------------------------
+    def _filters(self, q: Question):
+        from qa.retrieve import Filters
+
+        return Filters(as_of=q.date) if self.dates and q.date else Filters()
+
+    def retrieve(self, q: Question) -> tuple[list[str], float]:
+        from qa.retrieve import retrieve
+
+        t0 = time.perf_counter()
+        passages = retrieve(
+            q.question, self.index, k=RETRIEVE_K, filters=self._filters(q), candidates=self.settings.candidates,
+            recency_tau_days=self.settings.recency_tau_days if self.dates else 0.0, mode=self.mode,
+        )
+        return [p.url or p.article_id for p in passages], time.perf_counter() - t0
+
+    # --- answers -------------------------------------------------------------------
+    @property
+    def answerer(self):
+        if self._answerer is None:
+            from qa.llm import resolve
+
+            self._answerer = resolve(self.settings)
+        return self._answerer
+
+    def warm_up(self) -> None:
+        """Load the LLM before timing starts (joining and loading a GGUF takes seconds)."""
+        if self.answerer.chat is not None:
+            from langchain_core.messages import HumanMessage
+
+            self.answerer.chat.invoke([HumanMessage("Say OK.")], max_tokens=2)
+
+    @contextlib.contextmanager
+    def _mode(self):
+        """ask() always retrieves in hybrid mode; for --mode dense/bm25 pass the mode through."""
+        if self.mode == "hybrid":
+            yield
+            return
+        import qa.answer as answer_mod
+
+        orig = answer_mod.retrieve
+
+        def patched(*a, **kw):
+            kw["mode"] = self.mode
+            return orig(*a, **kw)
+
+        answer_mod.retrieve = patched
+        try:
+            yield
+        finally:
+            answer_mod.retrieve = orig
+
+    def answer(self, q: Question) -> dict:
+        from qa.answer import ask
+
+        as_of = q.date if self.dates and q.date else None  # None: ask() uses today (nothing hidden)
+        with self._mode():
+            a = ask(q.question, k=self.k, as_of=as_of, index=self.index, answerer=self.answerer)
+        cited = sum(1 for s in split_sentences(a.text) if MARKER.search(s)) if not a.refused else 0
+        return {
+            "text": a.text, "raw_text": a.raw_text, "refused": a.refused, "answerer": a.answerer, "model": a.model,
+            "citations": [{"url": c.url, "passage": c.passage, "quote": c.quote} for c in a.citations],
+            "total_markers": a.total_markers, "invalid_markers": a.invalid_markers,
+            "cited_sentences": cited, "flagged_sentences": len(a.flagged),
+            "answer_s": a.timings.get("total"), "first_token_s": a.timings.get("first_token"),
+            "passage_urls": [p.url for p in a.passages],
+        }
+
+    def remove(self, urls: list[str]) -> int:
+        from ingest.indexer import delete
+
+        n = sum(delete(u, index=self.index) for u in urls)
+        self.index.bm25()
+        return n
+
+    def close(self) -> None:
+        self.index.close()
+
+
+def today() -> dt.date:
+    return dt.date.today()
+
+
+__all__ = ["OurSystem", "RETRIEVE_K", "Path"]
