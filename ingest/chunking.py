@@ -8,15 +8,14 @@ without that header.
 from __future__ import annotations
 
 import hashlib
+import re
+import re
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from qa.dates import to_days
 
 from .models import Article, Chunk
-
-# Paragraphs, then lines, then sentence ends, then clauses, then words.
-_SEPARATORS = ["\n\n", "\n", r"(?<=[.!?])\s+", r"(?<=[;:])\s+", r"(?<=,)\s+", r"\s+", ""]
 
 
 def chunk_id(article_id: str, text: str, position: int) -> str:
@@ -30,16 +29,69 @@ def header(article: Article) -> str:
     return f"{article.title}\n{' · '.join(parts)}\n\n"
 
 
+# Where a carried-over overlap may begin: after a sentence end or a line break, else after a space.
+_SENTENCE_START = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’)]))\s+(?=\S)|\n\s*(?=\S)")
+_WORD_START = re.compile(r"\s+(?=\S)")
+
+
 def split_text(text: str, size: int, overlap: int) -> list[str]:
-    splitter = RecursiveCharacterTextSplitter(
-        chunk_size=size,
-        chunk_overlap=min(overlap, size // 2),
-        separators=_SEPARATORS,
-        is_separator_regex=True,
-        keep_separator=True,  # joined with "", so the separators must stay in the pieces
-        strip_whitespace=True,
+    """Pack whole sentences into chunks of at most ``size`` characters.
+
+    Each chunk starts at a sentence boundary and repeats the previous chunk's
+    last sentences (up to ``overlap`` characters) so a fact that spans the
+    boundary is whole in one of them. Sentences longer than ``size`` are cut
+    by LangChain's recursive splitter (clauses, then words).
+    """
+    units: list[tuple[str, bool]] = []  # (sentence, starts a new paragraph)
+    for para in re.split(r"\n\s*\n", text):
+        for i, sent in enumerate(_sentences(para)):
+            if len(sent) <= size:
+                units.append((sent, i == 0))
+            else:
+                units.extend((piece, i == 0 and j == 0) for j, piece in enumerate(_long_splitter(size).split_text(sent)))
+    chunks: list[str] = []
+    cur: list[tuple[str, bool]] = []
+    for unit in units:
+        if cur and _joined_len(cur + [unit]) > size:
+            chunks.append(_join(cur))
+            carry: list[tuple[str, bool]] = []
+            for prev in reversed(cur):
+                if _joined_len([prev] + carry + [unit]) > min(overlap, size // 2) + len(unit[0]) + 2:
+                    break
+                carry.insert(0, prev)
+            cur = carry
+        cur.append(unit)
+    if cur:
+        chunks.append(_join(cur))
+    return [c for c in chunks if c.strip()]
+
+
+_SENT = re.compile(r"(?<=[.!?])[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9])")
+
+
+def _sentences(para: str) -> list[str]:
+    out = []
+    for line in para.split("\n"):
+        out.extend(s.strip() for s in _SENT.split(line.strip()) if s.strip())
+    return out
+
+
+def _long_splitter(size: int) -> RecursiveCharacterTextSplitter:
+    return RecursiveCharacterTextSplitter(
+        chunk_size=size, chunk_overlap=0, separators=[r"(?<=[;:,])\s+", r"\s+", ""],
+        is_separator_regex=True, keep_separator=True, strip_whitespace=True,
     )
-    return [t for t in splitter.split_text(text) if t.strip()]
+
+
+def _join(units: list[tuple[str, bool]]) -> str:
+    out = ""
+    for i, (sent, new_para) in enumerate(units):
+        out += sent if i == 0 else ("\n\n" if new_para else " ") + sent
+    return out
+
+
+def _joined_len(units: list[tuple[str, bool]]) -> int:
+    return sum(len(s) for s, _ in units) + 2 * max(0, len(units) - 1)
 
 
 def chunk_article(article: Article, size: int = 1000, overlap: int = 150) -> list[Chunk]:

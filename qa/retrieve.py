@@ -99,27 +99,39 @@ def retrieve(
             score += recency_weight * (1.0 / RRF_K) * 0.5 * math.exp(-age / recency_tau_days)
         scored.append((score, cid, r))
     scored.sort(key=lambda t: -t[0])
-    out: list[Passage] = []
+    # At most `per_article` chunks of one article while others compete; if the store holds
+    # fewer articles than that allows, the rest of the best chunks fill the remaining places.
+    chosen: list[tuple[float, str, dict]] = []
+    overflow: list[tuple[float, str, dict]] = []
     per: dict[str, int] = {}
     seen_text: set[str] = set()
-    for score, cid, r in scored:
-        meta, doc = r["meta"], r["doc"]
-        aid = meta.get("article_id", cid)
+    for item in scored:
+        meta, doc = item[2]["meta"], item[2]["doc"]
+        aid = meta.get("article_id", item[1])
         text = doc[int(meta.get("text_offset", 0)) :]
-        if per.get(aid, 0) >= per_article or text in seen_text:
+        if text in seen_text:
+            continue
+        seen_text.add(text)
+        if per.get(aid, 0) >= per_article:
+            overflow.append(item)
             continue
         per[aid] = per.get(aid, 0) + 1
-        seen_text.add(text)
-        out.append(
-            Passage(
-                chunk_id=cid, article_id=aid, title=meta.get("title", ""), url=meta.get("url", ""),
-                source=meta.get("source", ""), published=meta.get("published", ""), text=text,
-                score=score, dense_rank=r.get("dense"), bm25_rank=r.get("bm25"),
-            )
-        )
-        if len(out) >= k:
+        chosen.append(item)
+        if len(chosen) >= k:
             break
-    return out
+    if len(chosen) < k:
+        chosen = sorted(chosen + overflow[: k - len(chosen)], key=lambda t: -t[0])
+    return [_passage(cid, r, score) for score, cid, r in chosen]
+
+
+def _passage(cid: str, r: dict, score: float) -> Passage:
+    meta, doc = r["meta"], r["doc"]
+    return Passage(
+        chunk_id=cid, article_id=meta.get("article_id", cid), title=meta.get("title", ""), url=meta.get("url", ""),
+        source=meta.get("source", ""), published=meta.get("published", ""),
+        text=doc[int(meta.get("text_offset", 0)) :], score=score,
+        dense_rank=r.get("dense"), bm25_rank=r.get("bm25"),
+    )
 
 
 def _dense(question: str, index: Index, n: int, where: dict | None):

@@ -1,0 +1,53 @@
+"""End to end with the default embedded model (the one `python app.py` uses with no key).
+
+These are the product's founding questions; they take ~10-40 s each on 2 cores.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import ingest
+import qa
+from qa.settings import get_settings, reset_settings
+
+
+@pytest.fixture
+def default_local(monkeypatch, seed_article):
+    monkeypatch.setenv("QA_LLM", "local")
+    reset_settings()
+    from qa.index import reset_index
+
+    reset_index()
+    assert get_settings().local_model == "qwen2.5-1.5b"
+    assert not ingest.add([str(seed_article)]).failed
+    return str(seed_article.resolve())
+
+
+@pytest.mark.slow
+def test_default_model_answers_seed_questions_with_citations(default_local):
+    cases = [
+        ("Who leads the Chinese delegation?", ["He Lifeng"]),
+        ("Who leads the American delegation?", ["Bessent"]),
+        ("In which city are the talks being held?", ["Madrid"]),
+        ("By what date must ByteDance divest TikTok's US operations?", ["September 17"]),
+    ]
+    wrong = []
+    for question, expected in cases:
+        a = qa.ask(question)
+        assert a.answerer == "local" and "1.5B" in a.model
+        ok = any(e in a.text for e in expected) and any(c.article_id == default_local for c in a.citations)
+        if not ok:
+            wrong.append((question, a.raw_text, a.text))
+    assert not wrong, wrong
+
+
+@pytest.mark.slow
+def test_default_model_refuses_unanswerable_and_follows_up(default_local):
+    refusal = qa.ask("What is the capital of Peru?")
+    assert refusal.answerer == "local"
+    assert refusal.refused and refusal.citations == [], refusal.raw_text
+    first = qa.ask("Who leads the Chinese delegation?")
+    follow = qa.ask("And who leads the American one?", history=[("Who leads the Chinese delegation?", first.text)])
+    assert "Bessent" in follow.text, (follow.standalone_question, follow.raw_text)
+    assert follow.citations
