@@ -1,6 +1,6 @@
 """Embed a corpus's chunks into the eval embedding cache (resumable; run once, reused by every bench run).
 
-    python bench/warm_cache.py ARTICLES.jsonl [--embedding-model M] [--baseline]
+    python bench/warm_cache.py ARTICLES.jsonl [--embedding-model M] [--baseline] [--shard i/n --threads 1]
 
 --baseline warms the chunks of the plain LangChain recipe (RecursiveCharacterTextSplitter(1000, 200)).
 """
@@ -22,6 +22,8 @@ def main() -> None:
     ap.add_argument("articles")
     ap.add_argument("--embedding-model", default="all-MiniLM-L6-v2-int8")
     ap.add_argument("--baseline", action="store_true")
+    ap.add_argument("--shard", default="0/1", help="i/n: embed every n-th missing text from the i-th (run n processes)")
+    ap.add_argument("--threads", type=int, default=0, help="onnxruntime threads (1 per shard is best on a busy machine)")
     args = ap.parse_args()
     recs = read_jsonl(args.articles)
     if args.baseline:
@@ -35,7 +37,9 @@ def main() -> None:
         s = get_settings()
         arts, _ = to_articles(recs, args.articles)
         texts = [c.embed_text for a in arts for c in chunk_article(a, s.chunk_size, s.chunk_overlap)]
-    emb = CachedEmbeddings(args.embedding_model)
+    i, n = (int(x) for x in args.shard.split("/"))
+    texts = sorted(set(texts), key=len)[i::n]
+    emb = CachedEmbeddings(args.embedding_model, threads=args.threads)
     t0 = time.time()
 
     def progress(done, total):

@@ -113,12 +113,18 @@ def _write_jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def _run_eval(tmp_path: Path, *extra: str, name: str) -> dict:
+@pytest.fixture(scope="module")
+def eval_cache(tmp_path_factory) -> Path:
+    """One embedding cache for this module's runs (never the user's ~/.cache one)."""
+    return tmp_path_factory.mktemp("eval-cache") / "embeddings.sqlite"
+
+
+def _run_eval(tmp_path: Path, cache: Path, *extra: str, name: str) -> dict:
     arts = _write_jsonl(tmp_path / "articles.jsonl", ARTICLES)
     qs = _write_jsonl(tmp_path / "questions.jsonl", QUESTIONS)
     out = tmp_path / f"{name}.json"
     env = dict(os.environ)
-    env["QA_EVAL_CACHE"] = str(tmp_path / "embeddings.sqlite")
+    env["QA_EVAL_CACHE"] = str(cache)
     env.pop("OPENAI_API_KEY", None)
     env.pop("OPENAI_BASE_URL", None)
     cmd = [sys.executable, "-m", "qa.eval", "--articles", str(arts), "--questions", str(qs),
@@ -139,8 +145,8 @@ REQUIRED_KEYS = {
 
 
 @pytest.mark.timeout(240)
-def test_eval_end_to_end_extractive(tmp_path):
-    r = _run_eval(tmp_path, "--answerer", "extractive", "--unanswerable",
+def test_eval_end_to_end_extractive(tmp_path, eval_cache):
+    r = _run_eval(tmp_path, eval_cache, "--answerer", "extractive", "--unanswerable",
                   str(_write_jsonl(tmp_path / "unans.jsonl", WRITTEN_UNANSWERABLE)),
                   "--made-unanswerable", name="ours")
     s, rows = r["summary"], r["rows"]
@@ -178,7 +184,7 @@ def test_eval_end_to_end_extractive(tmp_path):
     assert "hit@5" in r["stdout"]
 
     # the same run again resumes from the results file: nothing is asked twice
-    again = _run_eval(tmp_path, "--answerer", "extractive", "--unanswerable", str(tmp_path / "unans.jsonl"),
+    again = _run_eval(tmp_path, eval_cache, "--answerer", "extractive", "--unanswerable", str(tmp_path / "unans.jsonl"),
                       "--made-unanswerable", name="ours")
     lines = (tmp_path / "ours.questions.jsonl").read_text().splitlines()
     assert len(lines) == len(rows)
@@ -186,8 +192,8 @@ def test_eval_end_to_end_extractive(tmp_path):
 
 
 @pytest.mark.timeout(240)
-def test_eval_retrieval_only_without_dates_finds_the_hidden_article(tmp_path):
-    r = _run_eval(tmp_path, "--retrieval-only", "--no-dates", "--limit", "5", name="nodates")
+def test_eval_retrieval_only_without_dates_finds_the_hidden_article(tmp_path, eval_cache):
+    r = _run_eval(tmp_path, eval_cache, "--retrieval-only", "--no-dates", "--limit", "5", name="nodates")
     s, rows = r["summary"], r["rows"]
     assert s["n"] == 5 and s["accuracy"] is None and s["settings"]["dates"] is False
     assert rows["q-festival"]["gold_rank"] == 1
@@ -267,3 +273,14 @@ def test_percentile():
     assert M.percentile([1, 2, 3, 4, 5], 50) == 3
     assert M.percentile([1, 2, 3, 4, 5], 100) == 5
     assert M.percentile([], 50) is None
+
+
+@pytest.mark.timeout(240)
+def test_eval_baseline_runs_the_plain_recipe(tmp_path, eval_cache):
+    r = _run_eval(tmp_path, eval_cache, "--baseline", "--answerer", "extractive", "--limit", "4", name="baseline")
+    s, rows = r["summary"], r["rows"]
+    assert s["settings"]["system"] == "baseline" and s["settings"]["dates"] is False
+    assert s["settings"]["chunk_size"] == 1000 and s["settings"]["chunk_overlap"] == 200 and s["settings"]["k"] == 4
+    assert s["n"] == 4 and s["hit@1"] == pytest.approx(1.0)
+    assert all(len(row["passage_urls"]) == 4 for row in rows.values())
+    assert s["accuracy"] is not None and s["citation_markers"] == 0

@@ -118,6 +118,7 @@ def run(args) -> int:
     con = Console(stderr=True)
     out = Console()
     t_start = time.time()
+    load_start = os.getloadavg()[0]
     from qa.embeddings import DEFAULT_MODEL
 
     from .cache import CachedEmbeddings, EmbeddingCache
@@ -186,6 +187,7 @@ def run(args) -> int:
         console=con, disable=args.quiet, transient=False,
     )
     results: list[dict] = []
+    loads: list[float] = []
     try:
         with progress:
             # 1. ingest ------------------------------------------------------------------
@@ -221,6 +223,7 @@ def run(args) -> int:
                         fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
                         fh.flush()
                     results.append(rec)
+                    loads.append(os.getloadavg()[0])
                     progress.update(task, advance=1, info=_running(results))
                 # 4. made-unanswerable cases ---------------------------------------------------
                 made_info = {}
@@ -250,6 +253,9 @@ def run(args) -> int:
 
     summary = summarize(results, cfg, build, emb_stats, embed_rate, made_info, answerer=None if args.retrieval_only else system.answerer)
     summary["wall_s"] = round(time.time() - t_start, 1)
+    # the machine is shared: the 1-minute load average says how contended the timings were
+    summary["load_avg_1m"] = {"start": round(load_start, 2), "end": round(os.getloadavg()[0], 2),
+                              "mean_during_questions": _r(M.mean(loads), 2)}
     summary["results_file"] = str(res_path) if res_path else None
     print_table(out, summary)
     if args.json_out:
@@ -315,6 +321,20 @@ def _running(results: list[dict]) -> str:
     return "  ".join(parts)
 
 
+def _git() -> dict:
+    """Which code produced the numbers (chunking and retrieval change under the benchmark)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "qa", "ingest"], cwd=root, capture_output=True,
+                               text=True, timeout=10).stdout.split("\n")
+        return {"commit": head or None, "uncommitted_in_qa_ingest": sorted(l[3:] for l in dirty if l.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None}
+
+
 def _r(x, nd=3):
     return None if x is None else round(float(x), nd)
 
@@ -370,7 +390,7 @@ def summarize(results, cfg, build, emb_stats, embed_rate, made_info, answerer=No
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "made_unanswerable": made_info or None,
         "settings": {**cfg, "answerer_ran": answerer.name if answerer else None,
-                     "model": answerer.model if answerer else None, "cpu_count": os.cpu_count(),
+                     "model": answerer.model if answerer else None, "cpu_count": os.cpu_count(), "git": _git(),
                      "date": dt.date.today().isoformat()},
     }
     return s

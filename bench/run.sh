@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Reproduce every number in bench/README.md. Long: the first embedding of the corpus takes
+# 1-3 hours on 2 busy cores (then it is cached), and the local-LLM runs take about an hour each.
+# Run it under nohup and read the logs in bench/work/; each step resumes if interrupted.
+#
+#   RTQA=../shared/eval/realtimeqa-2022 bench/run.sh [steps...]    # steps: warm retrieval tune extractive llm baseline tables
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+RTQA=${RTQA:-../shared/eval/realtimeqa-2022}
+A=$RTQA/articles.jsonl
+R=bench/results
+STORE=${STORE:-$HOME/.cache/news-qa/eval-store}      # one store shared by the runs (never the user's data dir)
+BSTORE=${BSTORE:-$HOME/.cache/news-qa/eval-store-baseline}
+LLM_N=${LLM_N:-60}                                    # the fixed LLM subset: the first 60 of questions-test.jsonl
+mkdir -p $R bench/work
+steps=${*:-warm retrieval tune extractive llm baseline tables}
+has() { [[ " $steps " == *" $1 "* ]]; }
+ev() { $PY -m qa.eval --articles "$A" --data-dir "$STORE" "$@"; }
+
+if has warm; then
+  $PY bench/check_unanswerable.py "$A" bench/unanswerable.jsonl
+  # two one-thread shards use a busy 2-core machine better than one two-thread process
+  $PY bench/warm_cache.py "$A" --shard 0/2 --threads 1 > bench/work/warm0.log 2>&1 &
+  $PY bench/warm_cache.py "$A" --shard 1/2 --threads 1 > bench/work/warm1.log 2>&1
+  wait
+fi
+
+if has retrieval; then
+  rm -rf "$STORE"   # the first run builds the store from scratch, so its ingest figures are real
+  ev --questions $RTQA/questions.jsonl --retrieval-only --json $R/retrieval-all-hybrid.json
+  ev --questions $RTQA/questions.jsonl --retrieval-only --no-dates --json $R/retrieval-all-hybrid-nodates.json
+  ev --questions $RTQA/questions.jsonl --retrieval-only --mode dense --json $R/retrieval-all-dense.json
+  ev --questions $RTQA/questions.jsonl --retrieval-only --mode bm25 --json $R/retrieval-all-bm25.json
+  ev --questions $RTQA/questions.jsonl --retrieval-only --mode dense --no-dates --json $R/retrieval-all-dense-nodates.json
+  ev --questions $RTQA/questions.jsonl --retrieval-only --mode bm25 --no-dates --json $R/retrieval-all-bm25-nodates.json
+  ev --questions $RTQA/questions-dev.jsonl --retrieval-only --json $R/retrieval-dev-hybrid.json
+  ev --questions $RTQA/questions-test.jsonl --retrieval-only --json $R/retrieval-test-hybrid.json
+fi
+
+if has tune; then
+  $PY bench/tune.py --articles "$A" --questions $RTQA/questions-dev.jsonl --data-dir "$STORE" --json $R/tune-dev.json
+fi
+
+if has extractive; then
+  ev --questions $RTQA/questions.jsonl --answerer extractive --unanswerable bench/unanswerable.jsonl \
+     --made-unanswerable --json $R/answers-all-extractive.json
+fi
+
+if has llm; then
+  head -n "$LLM_N" $RTQA/questions-test.jsonl > bench/work/questions-test-$LLM_N.jsonl
+  for m in qwen2.5-0.5b qwen2.5-1.5b; do
+    ev --questions bench/work/questions-test-$LLM_N.jsonl --answerer local --local-model $m \
+       --unanswerable bench/unanswerable.jsonl --made-unanswerable --json $R/answers-test$LLM_N-$m.json
+  done
+  ev --questions bench/work/questions-test-$LLM_N.jsonl --answerer extractive \
+     --unanswerable bench/unanswerable.jsonl --made-unanswerable --json $R/answers-test$LLM_N-extractive.json
+fi
+
+if has baseline; then
+  head -n "$LLM_N" $RTQA/questions-test.jsonl > bench/work/questions-test-$LLM_N.jsonl
+  $PY bench/warm_cache.py "$A" --baseline --shard 0/2 --threads 1 > bench/work/warm-baseline0.log 2>&1 &
+  $PY bench/warm_cache.py "$A" --baseline --shard 1/2 --threads 1 > bench/work/warm-baseline1.log 2>&1
+  wait
+  $PY -m qa.eval --baseline --articles "$A" --data-dir "$BSTORE" --questions $RTQA/questions.jsonl --retrieval-only \
+     --json $R/baseline-retrieval-all.json
+  for m in ${BASELINE_MODELS:-qwen2.5-1.5b}; do
+    $PY -m qa.eval --baseline --articles "$A" --data-dir "$BSTORE" --questions bench/work/questions-test-$LLM_N.jsonl \
+       --answerer local --local-model $m --unanswerable bench/unanswerable.jsonl --made-unanswerable \
+       --json $R/baseline-test$LLM_N-$m.json
+  done
+fi
+
+if has tables; then
+  $PY bench/compare.py $R/retrieval-*.json $R/answers-*.json $R/baseline-*.json > bench/results/tables.md
+  for m in ${BASELINE_MODELS:-qwen2.5-1.5b}; do
+    [ -f $R/baseline-test$LLM_N-$m.json ] && $PY bench/compare.py --pair $R/answers-test$LLM_N-$m.json \
+       $R/baseline-test$LLM_N-$m.json > bench/results/pair-$m.md
+  done
+  cat bench/results/tables.md
+fi
