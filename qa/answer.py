@@ -109,7 +109,8 @@ def stream(
         first_token = time.perf_counter() - t0
         yield Token(raw)
     elif answerer.chat is None:
-        raw = extractive.answer(standalone, passages, embed, settings.refuse_threshold)
+        focus = q if standalone != q else None
+        raw = extractive.answer(standalone, passages, embed, settings.refuse_threshold, focus=focus)
         first_token = time.perf_counter() - t0
         yield Token(raw)
     else:

@@ -22,9 +22,45 @@ def question_terms(question: str) -> set[str]:
     return {t for t in content_terms(question) if t not in _QWORDS}
 
 
-def best_sentences(question: str, passages: list[Passage], embed, limit: int = 3) -> list[tuple[float, int, str]]:
-    """(score, passage number, sentence) for the best sentences, best first."""
+_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozens?|hundreds?|thousands?|millions?|billions?)\b", re.I)
+_DATE = re.compile(r"\b(January|February|March|April|May|June|July|August|September|October|November|December|"
+                   r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|\d{4}|yesterday|today|tomorrow)\b")
+_NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+")
+
+
+def answer_type_bonus(question: str, sentence: str) -> float:
+    """A small nudge toward sentences holding the kind of thing asked for."""
+    q = question.lower()
+    m = re.search(r"\bhow (many|much|long|old|far|big)\b|\bwhat (number|percentage|share|amount) of\b", q)
+    if m:
+        # a number next to the thing counted ("170 million US users"), not any digit (dates)
+        wanted = question_terms(question[m.end():])
+        words = sentence.split()
+        for i, w in enumerate(words):
+            if _NUMBER.search(w):
+                near = content_terms(" ".join(words[i + 1 : i + 5]))
+                if near & wanted:
+                    return 0.1
+        return 0.0
+    if re.search(r"\bwhen\b|\bwhat (date|day|year|month|time)\b", q):
+        return 0.08 if _DATE.search(sentence) else 0.0
+    if re.search(r"\bwho(m|se)?\b", q):
+        names = {m.group(0).lower() for m in _NAME.finditer(sentence)}
+        return 0.05 if any(n not in q for n in names) else 0.0
+    return 0.0
+
+
+def best_sentences(
+    question: str, passages: list[Passage], embed, limit: int = 3, focus: str | None = None
+) -> list[tuple[float, int, str]]:
+    """(score, passage number, sentence) for the best sentences, best first.
+
+    ``focus`` is a follow-up's own wording: the standalone question finds the
+    topic, but the sentence must answer what the follow-up adds, so its words
+    count double.
+    """
     q_terms = question_terms(question)
+    f_terms = question_terms(focus) if focus else set()
     cands = []
     for n, p in enumerate(passages, 1):
         for s in split_sentences(p.text):
@@ -32,22 +68,28 @@ def best_sentences(question: str, passages: list[Passage], embed, limit: int = 3
                 cands.append((n, s))
     if not cands:
         return []
-    vecs = embed([question] + [s for _, s in cands])
-    sims = vecs[1:] @ vecs[0]
+    heads = [question] + ([focus] if focus else [])
+    vecs = embed(heads + [s for _, s in cands])
+    body = vecs[len(heads) :]
+    sims = body @ vecs[0]
+    if focus:
+        sims = (sims + 2 * (body @ vecs[1])) / 3
     scored = []
     for (n, s), sim in zip(cands, sims):
         terms = content_terms(s)
         lex = len(q_terms & terms) / len(q_terms) if q_terms else 0.0
+        if f_terms:
+            lex = (lex + 2 * len(f_terms & terms) / len(f_terms)) / 3
         # a sentence that only repeats the question gives no answer: prefer ones adding new words
         novelty = 1.0 if terms - q_terms else 0.5
-        score = (0.5 * float(sim) + 0.5 * lex) * novelty - 0.02 * (n - 1)
+        score = (0.5 * float(sim) + 0.5 * lex) * novelty - 0.02 * (n - 1) + answer_type_bonus(focus or question, s)
         scored.append((score, n, s))
     scored.sort(key=lambda t: -t[0])
     return scored[:limit]
 
 
-def answer(question: str, passages: list[Passage], embed, threshold: float) -> str:
-    best = best_sentences(question, passages, embed, limit=2)
+def answer(question: str, passages: list[Passage], embed, threshold: float, focus: str | None = None) -> str:
+    best = best_sentences(question, passages, embed, limit=2, focus=focus)
     if not best or best[0][0] < threshold:
         return REFUSAL
     score, n, sentence = best[0]
