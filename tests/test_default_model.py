@@ -30,7 +30,7 @@ def test_default_model_answers_seed_questions_with_citations(default_local):
         ("Who leads the Chinese delegation?", ["He Lifeng"]),
         ("Who leads the American delegation?", ["Bessent"]),
         ("In which city are the talks being held?", ["Madrid"]),
-        ("By what date must ByteDance divest TikTok's US operations?", ["September 17"]),
+        ("What is the deadline for ByteDance to divest TikTok's US operations?", ["September 17"]),
     ]
     wrong = []
     for question, expected in cases:
