@@ -8,6 +8,8 @@ a 2-core CPU can read in seconds.
 
 from __future__ import annotations
 
+import re
+
 from langchain_core.prompts import ChatPromptTemplate
 
 from .citations import content_terms, split_sentences
@@ -34,6 +36,23 @@ CONDENSE_PROMPT = ChatPromptTemplate.from_messages(
 )
 
 CHARS_PER_TOKEN = 4
+
+# Sentences that address the model rather than report news. They are dropped from
+# what the model reads (the passage itself is unchanged in the index and in citations).
+_INJECTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(previous|prior|above|earlier|all|your|the)\b.{0,20}"
+    r"\b(instructions?|rules?|prompts?|directions?)\b"
+    r"|\b(system prompt|developer message|you are now|as an ai|new instructions?)\b"
+    r"|\b(reveal|print|repeat|show)\b.{0,30}\b(prompt|instructions)\b"
+    r"|\b(answer|reply|respond|say)\b\s+(only\s+)?(with\s+)?['\"“‘][^'\"”’]{1,40}['\"”’]\s*(to|for)\s+(every|all|any)",
+    re.I,
+)
+
+
+def strip_instructions(text: str) -> str:
+    sentences = split_sentences(text)
+    kept = [s for s in sentences if not _INJECTION.search(s)]
+    return text if len(kept) == len(sentences) else " ".join(kept)
 
 
 def trim_passage(text: str, question: str, max_chars: int) -> str:
@@ -74,7 +93,7 @@ def format_context(passages: list[Passage], question: str, token_budget: int) ->
         # questions with a refusal, as if the date asked for were the article's
         meta = ", ".join(x for x in (p.source, p.published) if x)
         head = f"[{n}] {p.title}" + (f" ({meta})" if meta else "")
-        blocks.append(f"{head}\n{trim_passage(p.text, question, per)}")
+        blocks.append(f"{head}\n{trim_passage(strip_instructions(p.text), question, per)}")
     return "\n\n".join(blocks)
 
 
