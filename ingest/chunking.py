@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import re
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -29,36 +28,43 @@ def header(article: Article) -> str:
     return f"{article.title}\n{' · '.join(parts)}\n\n"
 
 
-# Where a carried-over overlap may begin: after a sentence end or a line break, else after a space.
-_SENTENCE_START = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’)]))\s+(?=\S)|\n\s*(?=\S)")
-_WORD_START = re.compile(r"\s+(?=\S)")
-
-
 def split_text(text: str, size: int, overlap: int) -> list[str]:
     """Pack whole sentences into chunks of at most ``size`` characters.
 
     Each chunk starts at a sentence boundary and repeats the previous chunk's
-    last sentences (up to ``overlap`` characters) so a fact that spans the
-    boundary is whole in one of them. Sentences longer than ``size`` are cut
-    by LangChain's recursive splitter (clauses, then words).
+    last sentences (up to ``overlap`` characters; when the last sentence alone
+    is longer, that one sentence if it is at most half a chunk) so a fact that
+    spans the boundary is whole in one of them. Sentences longer than ``size``
+    are cut by LangChain's recursive splitter (clauses, then words). Sentences
+    are joined by the whitespace that separated them (space, line break or
+    paragraph break), so a chunk reads as the article does.
     """
-    units: list[tuple[str, bool]] = []  # (sentence, starts a new paragraph)
+    units: list[tuple[str, str]] = []  # (joiner before it, sentence)
     for para in re.split(r"\n\s*\n", text):
-        for i, sent in enumerate(_sentences(para)):
-            if len(sent) <= size:
-                units.append((sent, i == 0))
-            else:
-                units.extend((piece, i == 0 and j == 0) for j, piece in enumerate(_long_splitter(size).split_text(sent)))
+        for n, line in enumerate(para.split("\n")):
+            for i, sent in enumerate(_split_sentences(line.strip())):
+                joiner = " " if i else ("\n" if n else "\n\n")
+                if len(sent) <= size:
+                    units.append((joiner, sent))
+                else:
+                    pieces = _long_splitter(size).split_text(sent)
+                    units.extend((joiner if j == 0 else " ", piece) for j, piece in enumerate(pieces))
+    budget = max(0, min(overlap, size // 2))
     chunks: list[str] = []
-    cur: list[tuple[str, bool]] = []
+    cur: list[tuple[str, str]] = []
     for unit in units:
         if cur and _joined_len(cur + [unit]) > size:
             chunks.append(_join(cur))
-            carry: list[tuple[str, bool]] = []
+            carry: list[tuple[str, str]] = []
             for prev in reversed(cur):
-                if _joined_len([prev] + carry + [unit]) > min(overlap, size // 2) + len(unit[0]) + 2:
+                if _joined_len([prev] + carry + [unit]) > size:
+                    break  # the chunk must still fit
+                within = _joined_len([prev] + carry) <= budget
+                if not within and (carry or not budget or len(prev[1]) > size // 2):
                     break
                 carry.insert(0, prev)
+                if not within:
+                    break  # one sentence longer than the budget, carried so the chunks still overlap
             cur = carry
         cur.append(unit)
     if cur:
@@ -66,14 +72,18 @@ def split_text(text: str, size: int, overlap: int) -> list[str]:
     return [c for c in chunks if c.strip()]
 
 
-_SENT = re.compile(r"(?<=[.!?])[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9])")
+# A sentence ends at . ! or ? plus any closing quotes or brackets; the next one starts
+# with a capital or a digit (optionally after an opening quote or bracket).
+_SENT_END = re.compile(r"[.!?][\"”’)\]]*(\s+)(?=[\"“‘(\[]?[A-Z0-9])")
 
 
-def _sentences(para: str) -> list[str]:
-    out = []
-    for line in para.split("\n"):
-        out.extend(s.strip() for s in _SENT.split(line.strip()) if s.strip())
-    return out
+def _split_sentences(line: str) -> list[str]:
+    out, start = [], 0
+    for m in _SENT_END.finditer(line):
+        out.append(line[start : m.start(1)])
+        start = m.end(1)
+    out.append(line[start:])
+    return [s.strip() for s in out if s.strip()]
 
 
 def _long_splitter(size: int) -> RecursiveCharacterTextSplitter:
@@ -83,15 +93,12 @@ def _long_splitter(size: int) -> RecursiveCharacterTextSplitter:
     )
 
 
-def _join(units: list[tuple[str, bool]]) -> str:
-    out = ""
-    for i, (sent, new_para) in enumerate(units):
-        out += sent if i == 0 else ("\n\n" if new_para else " ") + sent
-    return out
+def _join(units: list[tuple[str, str]]) -> str:
+    return "".join(sent if i == 0 else joiner + sent for i, (joiner, sent) in enumerate(units))
 
 
-def _joined_len(units: list[tuple[str, bool]]) -> int:
-    return sum(len(s) for s, _ in units) + 2 * max(0, len(units) - 1)
+def _joined_len(units: list[tuple[str, str]]) -> int:
+    return len(_join(units))
 
 
 def chunk_article(article: Article, size: int = 1000, overlap: int = 150) -> list[Chunk]:

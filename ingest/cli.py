@@ -8,6 +8,7 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from qa.errors import QAError
@@ -34,9 +35,9 @@ def main(
         for key in delete or []:
             n = indexer.delete(key)
             if n:
-                out.print(f"Deleted {key} ({n} chunks).")
+                out.print(f"Deleted {escape(key)} ({n} chunks).", soft_wrap=True)
             else:
-                err.print(f"[red]Not found:[/red] no indexed article has id or URL {key!r}.")
+                err.print(f"[red]Not found:[/red] no indexed article has id or URL {escape(repr(key))}.", soft_wrap=True)
                 code = 1
         if sources:
             code = max(code, _ingest(sources, out, err, quiet))
@@ -45,7 +46,7 @@ def main(
             out.print(f"{s['articles']} articles, {s['chunks']} chunks; sources: {len(s['sources'])}")
             print(json.dumps({"articles": s["articles"], "chunks": s["chunks"]}))
     except QAError as exc:
-        err.print(f"[red]Error:[/red] {exc}")
+        err.print(f"[red]Error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1)
     raise typer.Exit(code)
 
@@ -68,7 +69,8 @@ def _ingest(sources: list[str], out: Console, err: Console, quiet: bool) -> int:
         f"({s['chunks_added']} chunks added, {s['chunks_deleted']} removed)"
     )
     for f in report.failed:
-        err.print(f"[red]failed[/red] {f.where}: {f.reason}", markup=True, highlight=False)
+        # one line per failure (soft_wrap: no wrapping at 80 columns), paths printed as given
+        err.print(f"[red]failed[/red] {escape(f.where)}: {escape(f.reason)}", highlight=False, soft_wrap=True)
     return 1 if report.failed else 0
 
 

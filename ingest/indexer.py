@@ -99,19 +99,23 @@ def add_articles(articles: Iterable[Article], *, index: Index | None = None) -> 
 def _flush(index: Index, batch: list[tuple[Article, list[Chunk]]], report: IngestReport, progress: Progress | None) -> None:
     if not batch:
         return
-    existing = {art.id: set(index.ids_where({"article_id": art.id})) for art, _ in batch}
+    existing = {art.id: _stored_hashes(index, art.id) for art, _ in batch}
     to_add: list[Chunk] = []
     to_delete: list[str] = []
     changed: list[Article] = []
     for art, chunks in batch:
-        have = existing[art.id]
+        stored = existing[art.id]  # chunk id -> article_hash it was written with
+        have = set(stored)
         want = {c.id for c in chunks}
-        if have == want:
+        # Chunk ids hash the passage only; a new title, date or source leaves them equal but
+        # changes the embedded header and metadata, so those chunks are rewritten too.
+        current = {cid for cid, h in stored.items() if h == art.content_hash}
+        if have == want and current == want:
             report.unchanged.append(art.id)
             if progress:
                 progress("unchanged", art)
             continue
-        to_add.extend(c for c in chunks if c.id not in have)
+        to_add.extend(c for c in chunks if c.id not in current)
         to_delete.extend(sorted(have - want))
         changed.append(art)
     if to_add or to_delete:
@@ -132,6 +136,11 @@ def _flush(index: Index, batch: list[tuple[Article, list[Chunk]]], report: Inges
         report.indexed.append(art.id)
         if progress:
             progress("indexed", art)
+
+
+def _stored_hashes(index: Index, article_id: str) -> dict[str, str]:
+    res = index.call("Reading chunk ids", index.collection.get, where={"article_id": article_id}, include=["metadatas"])
+    return {i: (m or {}).get("article_hash", "") for i, m in zip(res["ids"], res.get("metadatas") or [])}
 
 
 def delete(id_or_url: str, *, index: Index | None = None) -> int:

@@ -47,7 +47,7 @@ Item = Article | LoadFailure
 def load(source: str, settings: Settings | None = None) -> Iterator[Item]:
     settings = settings or get_settings()
     if re.match(r"^https?://", source, re.I):
-        yield from _guard(source, lambda: load_url(source, settings))
+        yield from _guard(source, lambda: load_url(source, settings), settings)
         return
     if source.lower().startswith("file://"):
         source = urlparse(source).path
@@ -94,7 +94,7 @@ def load_file(path: Path, settings: Settings) -> Iterator[Item]:
         yield from load_jsonl(data, where, settings)
         return
     if ext in FEED_EXT:
-        yield from _guard(where, lambda: load_feed(data, where, settings))
+        yield from _guard(where, lambda: load_feed(data, where, settings), settings)
         return
     if ext == ".pdf":
         yield from _guard(where, lambda: [load_pdf(data, article_id, where)], settings)
@@ -183,7 +183,7 @@ def load_html(data: bytes | str, article_id: str, where: str, url: str | None = 
     title = (d.get("title") or "").strip()
     if title and text.startswith(title):
         text = text[len(title) :].strip()
-    if not text:
+    if not text or _only_link_text(html, text):
         raise LoadError("no article text found in the HTML")
     if not title:
         title, text = split_title(text) if "\n" in text else (text[:80], text)
@@ -199,6 +199,21 @@ def load_html(data: bytes | str, article_id: str, where: str, url: str | None = 
         authors=authors,
         origin=where,
     )
+
+
+def _only_link_text(html: str, text: str) -> bool:
+    """True when every extracted line is the text of a link: trafilatura's fallback on a
+    page with no story returns its menu ("Home", "News", ...), which is not an article."""
+    import lxml.html
+
+    try:
+        root = lxml.html.fromstring(html.encode("utf-8", "surrogatepass"))
+    except Exception:
+        return False
+    norm = lambda t: re.sub(r"\s+", " ", t).strip().casefold()  # noqa: E731
+    links = {norm(a.text_content()) for a in root.iter("a")} - {""}
+    lines = [norm(line) for line in text.split("\n") if line.strip()]
+    return bool(lines) and all(line in links for line in lines)
 
 
 def load_pdf(data: bytes, article_id: str, where: str) -> Article:
