@@ -3,13 +3,22 @@
     from qa import ask
     answer = ask("Who leads the Chinese delegation?")
     print(answer.text, answer.citations)
+
+Names are imported lazily so `python -m ingest` (which uses only qa.index) does
+not pay for importing the answering chain.
 """
 
-from .answer import ask, stream
-from .errors import IndexMismatch, LLMUnavailable, QAError, StoreUnavailable
-from .types import Answer, Citation, Evidence, Passage, Token
+from importlib import import_module
 
-__all__ = [
-    "Answer", "Citation", "Evidence", "IndexMismatch", "LLMUnavailable", "Passage", "QAError",
-    "StoreUnavailable", "Token", "ask", "stream",
-]
+_EXPORTS = {
+    "ask": "qa.answer", "stream": "qa.answer",
+    "Answer": "qa.types", "Citation": "qa.types", "Evidence": "qa.types", "Passage": "qa.types", "Token": "qa.types",
+    "QAError": "qa.errors", "StoreUnavailable": "qa.errors", "IndexMismatch": "qa.errors", "LLMUnavailable": "qa.errors",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'qa' has no attribute {name!r}")

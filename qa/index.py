@@ -69,11 +69,24 @@ class Index:
         cfg = ChromaSettings(anonymized_telemetry=False)
         try:
             if s.remote:
-                return chromadb.HttpClient(host=s.chroma_host, port=s.chroma_port, settings=cfg)
+                self._heartbeat()
+                client = chromadb.HttpClient(host=s.chroma_host, port=s.chroma_port, settings=cfg)
+                _bound_timeouts(client, s.chroma_timeout_s)
+                return client
             s.chroma_dir.mkdir(parents=True, exist_ok=True)
             return chromadb.PersistentClient(path=str(s.chroma_dir), settings=cfg)
         except Exception as exc:  # chromadb raises several unrelated types here
             raise StoreUnavailable(f"Cannot open the {self.where}: {exc}") from exc
+
+    def _heartbeat(self) -> None:
+        """Fail in seconds, not never, when the server is down or frozen."""
+        import httpx
+
+        s = self.settings
+        try:
+            httpx.get(f"http://{s.chroma_host}:{s.chroma_port}/api/v2/heartbeat", timeout=s.chroma_timeout_s)
+        except httpx.HTTPError as exc:
+            raise StoreUnavailable(f"Cannot reach the {self.where}: {type(exc).__name__} {exc}".rstrip()) from exc
 
     @property
     def collection(self):
@@ -126,6 +139,7 @@ class Index:
     # --- revision --------------------------------------------------------
     def revision(self) -> int:
         def read():
+            _ = self.collection  # created on first use, so a fresh store starts at revision 0
             col = self.client.get_collection(self.settings.collection, embedding_function=None)
             return int((col.metadata or {}).get("revision", 0))
 
@@ -133,6 +147,7 @@ class Index:
 
     def bump_revision(self) -> int:
         def bump():
+            _ = self.collection
             col = self.client.get_collection(self.settings.collection, embedding_function=None)
             meta = dict(col.metadata or {})
             meta["revision"] = int(meta.get("revision", 0)) + 1
@@ -201,6 +216,19 @@ class Index:
         self._collection = None
         self._client = None
         self._bm25 = None
+
+
+def _bound_timeouts(client, seconds: float) -> None:
+    """chromadb 1.5's HttpClient waits forever (httpx timeout=None); give it a bound.
+
+    Reads get at least a minute because a large upsert can legitimately take that long.
+    This reaches into a private attribute; if chromadb renames it we keep its default.
+    """
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = httpx.Timeout(seconds, read=max(60.0, seconds), write=max(60.0, seconds))
 
 
 def _is_connection_error(exc: Exception) -> bool:
