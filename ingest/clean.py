@@ -26,7 +26,9 @@ _BOILERPLATE = re.compile(
     r"\d+\s*min(ute)?s?\s*read|share( this( article| story)?)?|share on \w+|tweet|email|print|"
     r"copy link|link copied|comments?|no stories found\.?|"
     r"(click|tap) here to .{0,60}|sign up( now)?( for .{0,60})?|subscribe( now| today)?( to .{0,60})?|"
-    r"follow us( on .{0,40})?|all rights reserved\.?|(copyright|©).{0,80}|skip to (main )?content|"
+    r"follow us( on .{0,40})?|all rights reserved\.?|skip to (main )?content|"
+    # a notice, not a sentence about copyright: "©…", "Copyright 2024 …", "Copyright © …", "… rights reserved"
+    r"©.{0,80}|copyright(\s*(©|\(c\)|\d{4}|by\b|:).{0,80}|\b.{0,80}rights reserved\.?)?|"
     r"listen to (this )?article.{0,20}|image\s*\d*( of \d+)?|(photo|image) credit:?.{0,60}"
     r")$",
     re.I,
