@@ -21,8 +21,8 @@ ev() { $PY -m qa.eval --articles "$A" --data-dir "$STORE" "$@"; }
 if has warm; then
   $PY bench/check_unanswerable.py "$A" bench/unanswerable.jsonl
   # two one-thread shards use a busy 2-core machine better than one two-thread process
-  $PY bench/warm_cache.py "$A" --shard 0/2 --threads 1 > bench/work/warm0.log 2>&1 &
-  $PY bench/warm_cache.py "$A" --shard 1/2 --threads 1 > bench/work/warm1.log 2>&1
+  $PY bench/warm_cache.py "$A" --questions $RTQA/questions.jsonl --shard 0/2 --threads 1 > bench/work/warm0.log 2>&1 &
+  $PY bench/warm_cache.py "$A" --questions $RTQA/questions.jsonl --shard 1/2 --threads 1 > bench/work/warm1.log 2>&1
   wait
 fi
 

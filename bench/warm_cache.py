@@ -23,9 +23,14 @@ def main() -> None:
     ap.add_argument("--embedding-model", default="all-MiniLM-L6-v2-int8")
     ap.add_argument("--baseline", action="store_true")
     ap.add_argument("--shard", default="0/1", help="i/n: embed every n-th missing text from the i-th (run n processes)")
+    ap.add_argument("--questions", help="embed the gold articles of these questions first, then the rest in file order")
     ap.add_argument("--threads", type=int, default=0, help="onnxruntime threads (1 per shard is best on a busy machine)")
     args = ap.parse_args()
     recs = read_jsonl(args.articles)
+    if args.questions:
+        # gold articles first, then file order: a --max-articles M run is cached early
+        gold = {u for q in read_jsonl(args.questions) for u in q.get("gold_urls") or []}
+        recs = [r for r in recs if r.get("url") in gold] + [r for r in recs if r.get("url") not in gold]
     if args.baseline:
         from qa.eval.baseline import baseline_chunks
 
@@ -38,7 +43,7 @@ def main() -> None:
         arts, _ = to_articles(recs, args.articles)
         texts = [c.embed_text for a in arts for c in chunk_article(a, s.chunk_size, s.chunk_overlap)]
     i, n = (int(x) for x in args.shard.split("/"))
-    texts = sorted(set(texts), key=len)[i::n]
+    texts = list(dict.fromkeys(texts))[i::n]  # first-seen order; warm() sorts each piece by length
     emb = CachedEmbeddings(args.embedding_model, threads=args.threads)
     t0 = time.time()
 

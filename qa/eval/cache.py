@@ -163,12 +163,11 @@ def warm(texts: list[str], emb: CachedEmbeddings, chunk: int = 512, progress=Non
     keys = [text_key(t) for t in texts]
     have = emb.cache.get_many(emb.name, keys)
     todo = list({k: t for k, t in zip(keys, texts) if k not in have}.values())
-    todo.sort(key=len)
     if progress:
         progress(len(texts) - len(todo), len(texts))
     done = len(texts) - len(todo)
     for i in range(0, len(todo), chunk):
-        part = todo[i : i + chunk]
+        part = sorted(todo[i : i + chunk], key=len)  # similar lengths batch with less padding
         emb.embed(part)
         done += len(part)
         if progress:
