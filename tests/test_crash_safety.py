@@ -74,6 +74,7 @@ def _check_consistent(expected: set[str]) -> None:
     assert set(index.bm25().ids) == expected, "BM25 cache out of step with Chroma"
 
 
+@pytest.mark.timeout(1800)
 def test_sigkill_mid_ingest_then_rerun_gives_a_clean_index(tmp_path):
     data_dir = Path(os.environ["QA_DATA_DIR"])
     articles = _subset(tmp_path, 40)

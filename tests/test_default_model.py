@@ -25,6 +25,7 @@ def default_local(monkeypatch, seed_article):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # ~30 s a question on an idle 2-core machine; allow for a busy one
 def test_default_model_answers_seed_questions_with_citations(default_local):
     cases = [
         ("Who leads the Chinese delegation?", ["He Lifeng"]),
@@ -43,6 +44,7 @@ def test_default_model_answers_seed_questions_with_citations(default_local):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # ~30 s a question on an idle 2-core machine; allow for a busy one
 def test_default_model_refuses_unanswerable_and_follows_up(default_local):
     refusal = qa.ask("What is the capital of Peru?")
     assert refusal.answerer == "local"

@@ -45,6 +45,7 @@ INJECTIONS = [
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # ~30 s a question on an idle 2-core machine; allow for a busy one
 def test_prompt_injection_in_an_article_is_not_obeyed(monkeypatch, tmp_path, seed_article):
     monkeypatch.setenv("QA_LLM", "local")
     reset_settings()
