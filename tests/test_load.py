@@ -1,7 +1,7 @@
 """Concurrency: several questions at once, with an ingest writing at the same time (127.0.0.1 only).
 
 1. 8 threads call ``qa.ask()`` in one process (extractive answerer) while a 9th
-   thread ingests 12 RealTimeQA articles: every answer arrives, is right and
+   thread ingests ~80 chunks of RealTimeQA articles: every answer arrives, is right and
    is the answer to its own question, the ingest completes, and Chroma and the
    BM25 cache agree afterwards.
 2. The same 8-way concurrency with the local model (SmolLM2-135M): every call
@@ -38,7 +38,7 @@ from tests.conftest import REALTIMEQA, SEED_ARTICLE
 
 ROOT = Path(__file__).resolve().parents[1]
 N = 8
-N_ARTICLES = 12  # ingested during the asks (~70 chunks: two embedding batches)
+INGEST_CHUNKS = 80  # ingested during the asks: two flushes, three embedding batches
 QUESTIONS = [  # (question, text the answer must contain), from the seed article
     ("Who leads the Chinese delegation?", "He Lifeng"),
     ("What is the deadline for ByteDance to divest TikTok?", "September 17"),
@@ -89,14 +89,20 @@ def run_together(fn, n: int, timeout: float) -> list[tuple[float, object]]:
     return out  # type: ignore[return-value]
 
 
-def _subset(tmp_path: Path, n: int) -> Path:
-    out = tmp_path / f"rtqa-{n}.jsonl"
+def _subset(tmp_path: Path, min_chunks: int) -> tuple[Path, int]:
+    """The first RealTimeQA articles that make at least ``min_chunks`` chunks; (file, article count)."""
+    out = tmp_path / "rtqa-subset.jsonl"
+    chunks = n = 0
     with open(REALTIMEQA / "articles.jsonl", encoding="utf-8") as f, open(out, "w", encoding="utf-8") as w:
-        for i, line in enumerate(f):
-            if i >= n:
-                break
+        for line in f:
+            one = tmp_path / "one.jsonl"
+            one.write_text(line, encoding="utf-8")
+            chunks += len(_expected_ids(one))
             w.write(line)
-    return out
+            n += 1
+            if chunks >= min_chunks:
+                break
+    return out, n
 
 
 def _expected_ids(*paths: Path) -> set[str]:
@@ -110,7 +116,7 @@ def test_eight_asks_while_ingesting(monkeypatch, tmp_path, seed_article):
     use(monkeypatch, QA_LLM="extractive")
     assert ingest.add([str(seed_article)]).indexed
     qa.ask(QUESTIONS[0][0])  # load the embedding model once, as a running app would have
-    subset = _subset(tmp_path, N_ARTICLES)
+    subset, n_articles = _subset(tmp_path, INGEST_CHUNKS)
     expected = _expected_ids(seed_article, subset)
 
     started = threading.Event()
@@ -146,7 +152,7 @@ def test_eight_asks_while_ingesting(monkeypatch, tmp_path, seed_article):
         assert any(c.article_id == str(seed_article.resolve()) for c in answer.citations), (q, answer.citations)
     assert "error" not in ingest_box, ingest_box.get("error")
     report = ingest_box["report"]
-    assert not report.failed and len(report.indexed) == N_ARTICLES
+    assert not report.failed and len(report.indexed) == n_articles
     assert ingest_box["end"] > asks_start + 0.5, "the asks did not overlap the ingest: make the ingest longer"
     # Chroma and the BM25 cache agree after concurrent reads and writes
     index = get_index()
@@ -155,7 +161,7 @@ def test_eight_asks_while_ingesting(monkeypatch, tmp_path, seed_article):
     assert set(index.bm25().ids) == expected
     lat = [t for t, _ in results]
     print("\n" + summary("ask() x8 extractive, during ingest", lat)
-          + f"; ingest of {N_ARTICLES} articles {ingest_box['end'] - ingest_box['start']:.1f}s, "
+          + f"; ingest of {n_articles} articles ({len(expected)} chunks) {ingest_box['end'] - ingest_box['start']:.1f}s, "
           f"the asks ran {asks_start - ingest_box['start']:.1f}s..{asks_end - ingest_box['start']:.1f}s into it")
 
 
