@@ -18,6 +18,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -32,7 +33,7 @@ from rich.table import Table
 from . import metrics as M
 from .data import Question, load_questions, read_jsonl, select_articles
 
-EMBED_SAMPLE = 128  # chunks used to measure the embedding model's own throughput
+EMBED_SAMPLE = 64  # chunks used to measure the embedding model's own throughput
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="afterwards, drop the gold articles and re-ask the questions whose answer no remaining article contains")
     ap.add_argument("--baseline", action="store_true", help="run the plain LangChain recipe instead of our pipeline")
     ap.add_argument("--cache", help="embedding cache file (default ~/.cache/news-qa/eval-embeddings/embeddings.sqlite)")
+    ap.add_argument("--max-minutes", type=float, help="stop asking new questions after this long and score what was "
+                    "asked (the summary says partial; rerun to resume)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     return ap
 
@@ -188,6 +191,9 @@ def run(args) -> int:
     )
     results: list[dict] = []
     loads: list[float] = []
+    stopped = None
+    made_info: dict = {}
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         with progress:
             # 1. ingest ------------------------------------------------------------------
@@ -211,12 +217,15 @@ def run(args) -> int:
             # 3. questions -------------------------------------------------------------------
             todo = questions + extra
             task = progress.add_task("Questions", total=len(todo), info="")
-            fh = open(res_path, "a", encoding="utf-8") if res_path else None
             if res_path:
                 res_path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(res_path, "a", encoding="utf-8") if res_path else None
             try:
                 for q in todo:
                     key = q.id
+                    if key not in done and _out_of_time(args, t_start):
+                        stopped = f"--max-minutes {args.max_minutes} reached"
+                        break
                     rec = done.get(key) or _ask(system, q, args.retrieval_only, verbatim.get(q.id, False))
                     rec.update({"fp": fp, "key": key})
                     if key not in done and fh:
@@ -227,7 +236,7 @@ def run(args) -> int:
                     progress.update(task, advance=1, info=_running(results))
                 # 4. made-unanswerable cases ---------------------------------------------------
                 made_info = {}
-                if args.made_unanswerable and not args.retrieval_only:
+                if args.made_unanswerable and not args.retrieval_only and not stopped:
                     made, made_info = _made_unanswerable(questions, selected)
                     task = progress.add_task("Removing gold articles", total=1, info="")
                     removed = system.remove(sorted({u for q in questions for u in q.gold_urls}))
@@ -236,6 +245,9 @@ def run(args) -> int:
                     task = progress.add_task("Made-unanswerable", total=len(made), info="")
                     for q in made:
                         key = f"{q.id}#made"
+                        if key not in done and _out_of_time(args, t_start):
+                            stopped = f"--max-minutes {args.max_minutes} reached"
+                            break
                         rec = done.get(key) or _ask(system, q, False, False)
                         rec.update({"fp": fp, "key": key})
                         if key not in done and fh:
@@ -243,6 +255,8 @@ def run(args) -> int:
                             fh.flush()
                         results.append(rec)
                         progress.update(task, advance=1, info=_running([r for r in results if r["kind"] == "made_unanswerable"]))
+            except KeyboardInterrupt:  # Ctrl-C or SIGTERM: score what was asked
+                stopped = "interrupted"
             finally:
                 if fh:
                     fh.close()
@@ -252,17 +266,31 @@ def run(args) -> int:
             shutil.rmtree(tmp, ignore_errors=True)
 
     summary = summarize(results, cfg, build, emb_stats, embed_rate, made_info, answerer=None if args.retrieval_only else system.answerer)
+    summary["partial"] = stopped
+    if stopped:
+        summary["questions_selected"] = len(questions) + len(extra)
     summary["wall_s"] = round(time.time() - t_start, 1)
     # the machine is shared: the 1-minute load average says how contended the timings were
     summary["load_avg_1m"] = {"start": round(load_start, 2), "end": round(os.getloadavg()[0], 2),
                               "mean_during_questions": _r(M.mean(loads), 2)}
     summary["results_file"] = str(res_path) if res_path else None
+    if stopped:
+        con.print(f"[yellow]Partial:[/yellow] {stopped}; {len(results)} of {len(questions) + len(extra)} questions scored "
+                  f"(rerun the same command to resume)")
     print_table(out, summary)
     if args.json_out:
         Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json_out).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         con.print(f"Wrote {args.json_out}")
     return 0
+
+
+def _out_of_time(args, t_start: float) -> bool:
+    return bool(args.max_minutes) and time.time() - t_start > args.max_minutes * 60
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _ask(system, q: Question, retrieval_only: bool, verbatim: bool) -> dict:
