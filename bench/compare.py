@@ -10,6 +10,8 @@ import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 
 def _f(v, nd=3):
     if v is None:
@@ -94,6 +96,43 @@ def pair_table(ours: dict, base: dict) -> str:
     return "\n".join(out)
 
 
+def _rows(summary: dict) -> list[dict] | None:
+    path = summary.get("results_file")
+    if not path or not Path(path).exists():
+        return None
+    rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    fps = {r.get("fp") for r in rows}
+    if len(fps) > 1:  # keep the latest run's rows
+        last = rows[-1].get("fp")
+        rows = [r for r in rows if r.get("fp") == last]
+    return rows
+
+
+def common_subset(ours: dict, base: dict) -> tuple[dict, dict, int] | None:
+    """Both summaries recomputed on the questions both runs answered (runs cut by --max-minutes differ)."""
+    from qa.eval import metrics as M
+
+    a, b = _rows(ours), _rows(base)
+    if a is None or b is None:
+        return None
+    keys = {r["key"] for r in a if "correct" in r} & {r["key"] for r in b if "correct" in r}
+
+    def summ(rows):
+        rows = [r for r in rows if r["key"] in keys]
+        main = [r for r in rows if r["kind"] == "main"]
+        out = {**M.summarize_retrieval(main), **M.summarize_answers(main)}
+        for kind in ("made_unanswerable", "written_unanswerable"):
+            sub = [r for r in rows if r["kind"] == kind]
+            out[f"{kind}_refusal_rate"] = M.mean(r["refused"] for r in sub) if sub else None
+            out[f"{kind}_n"] = len(sub)
+        lat = [r["retrieval_ms"] for r in rows if r.get("retrieval_ms") is not None]
+        out["retrieval_p50_ms"], out["retrieval_p95_ms"] = M.percentile(lat, 50), M.percentile(lat, 95)
+        out["n"] = len(main)
+        return out
+
+    return summ(a), summ(b), len(keys)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("files", nargs="*")
@@ -101,7 +140,15 @@ def main() -> int:
     args = ap.parse_args()
     if args.pair:
         a, b = (json.loads(Path(p).read_text()) for p in args.pair)
-        print(pair_table(a, b))
+        common = common_subset(a, b)
+        if common and (a.get("partial") or b.get("partial")):
+            ca, cb, n = common
+            for key in ("ingest_chunks", "peak_rss_mb"):
+                ca[key], cb[key] = a.get(key), b.get(key)
+            print(f"On the {n} questions (incl. unanswerable ones) both runs answered:\n")
+            print(pair_table(ca, cb))
+        else:
+            print(pair_table(a, b))
         return 0
     runs = []
     for f in args.files:
