@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.app_process import app_env, running_app  # noqa: E402
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 UPLOAD = """Lowfield library starts lending tools alongside books
@@ -29,12 +26,6 @@ UPLOAD = """Lowfield library starts lending tools alongside books
 The public library in Lowfield now lends power drills, ladders and sewing machines as well as books.
 Librarian Joan Pelka said 140 tools were donated by residents in the first month of the scheme.
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ask(page, question: str):
@@ -59,24 +50,8 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="newsqa-shots-") as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("QA_", "GRADIO_"))}
-        port = free_port()
-        env.update(QA_DATA_DIR=str(Path(tmp) / "data"), QA_LLM=args.llm, QA_LOAD_SAMPLES="true",
-                   GRADIO_SERVER_PORT=str(port), PYTHONUNBUFFERED="1")
-        log = open(Path(tmp) / "app.log", "wb")
-        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        url = f"http://127.0.0.1:{port}/"
-        try:
-            deadline = time.monotonic() + 300
-            while True:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("app.py did not start:\n" + (Path(tmp) / "app.log").read_text()[-3000:])
-                try:
-                    urllib.request.urlopen(url, timeout=2)
-                    break
-                except OSError:
-                    time.sleep(0.5)
+        env = app_env(Path(tmp) / "data", QA_LLM=args.llm, QA_LOAD_SAMPLES="true")
+        with running_app(env, Path(tmp) / "app.log") as url:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
                 page = browser.new_page(viewport={"width": 1360, "height": 940})
@@ -101,13 +76,6 @@ def main() -> None:
                 page.wait_for_function("() => !document.querySelector('#qa-ingest .qa-spinner')")
                 page.locator("#qa-side").screenshot(path=str(out / "side-panel.png"))
                 browser.close()
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-            log.close()
     for name in ("answer-citation.png", "refusal.png", "side-panel.png"):
         print(out / name)
 

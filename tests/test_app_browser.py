@@ -10,16 +10,11 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.app_process import app_env, prefill, running_app
 from tests.conftest import SEED_ARTICLE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,56 +26,16 @@ ANSWER_TIMEOUT_MS = 120_000
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (scripts/install-chromium.sh)")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"app.py exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"app.py did not answer on {url} in {timeout:.0f} s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     """python app.py on a free port, over a fresh store pre-filled with the seed article."""
     assert SEED_ARTICLE.exists(), f"missing shared test data: {SEED_ARTICLE}"
     data = tmp_path_factory.mktemp("app") / "data"
     # the autouse fixture resets QA_* per test, not for a module-scoped process: build its env here
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QA_", "GRADIO_", "OPENAI_"))}
-    env.update(QA_DATA_DIR=str(data), QA_LLM="extractive", QA_LOAD_SAMPLES="false", QA_HOST="127.0.0.1",
-               PYTHONUNBUFFERED="1")
-    subprocess.run(
-        [sys.executable, "-c", "import sys, ingest; r = ingest.add([sys.argv[1]]); assert r.indexed, r", str(SEED_ARTICLE)],
-        env=env, cwd=ROOT, check=True, timeout=300,
-    )
-    port = free_port()
-    env["GRADIO_SERVER_PORT"] = str(port)
-    log = data.parent / "app.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_http(url, proc, log)
+    env = app_env(data)
+    prefill(env, SEED_ARTICLE)
+    with running_app(env, data.parent / "app.log") as url:
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     # the upload cache lives inside the data dir
     assert (data / "gradio-tmp").is_dir()
 
