@@ -16,7 +16,7 @@ from typing import Iterator
 from langchain_core.output_parsers import StrOutputParser
 
 from . import extractive
-from .citations import check
+from .citations import check, uncovered_names
 from .dates import parse_date, require_date
 from .errors import LLMUnavailable
 from .index import Index, get_index
@@ -129,6 +129,12 @@ def stream(
             raise _llm_error(exc, answerer) from exc
         raw = "".join(parts)
     checked = check(raw, passages)
+    if not checked.refused and checked.citations:
+        # an answer about something else: the question names what no cited passage mentions
+        missing = uncovered_names(standalone, [c.passage for c in checked.citations])
+        if missing:
+            checked.flagged = checked.flagged + [checked.text]
+            checked.text, checked.citations, checked.refused = REFUSAL, [], True
     text = checked.text if not checked.refused else (checked.text or REFUSAL)
     total = time.perf_counter() - t0
     yield Answer(

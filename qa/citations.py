@@ -187,3 +187,29 @@ def _strip_markers(text: str) -> str:
     text = MARKER.sub("", text)
     text = re.sub(r"\s+([.,;:!?])", r"\1", text)
     return re.sub(r"[ \t]{2,}", " ", text).strip()
+
+
+# Country names and their adjectives, so "the American delegation" is covered by a passage
+# that says "US" (news writes both). Small on purpose: the common cases in English news.
+_ALIASES = [
+    {"american", "america", "us", "usa", "united states", "u.s", "washington"},
+    {"chinese", "china", "beijing"}, {"british", "britain", "uk", "united kingdom", "london"},
+    {"russian", "russia", "moscow", "kremlin"}, {"ukrainian", "ukraine", "kyiv"},
+    {"french", "france", "paris"}, {"german", "germany", "berlin"}, {"japanese", "japan", "tokyo"},
+    {"indian", "india", "delhi"}, {"israeli", "israel"}, {"iranian", "iran", "tehran"},
+    {"european", "europe", "eu"}, {"canadian", "canada"}, {"mexican", "mexico"},
+    {"spanish", "spain", "madrid"}, {"italian", "italy", "rome"}, {"korean", "korea", "seoul"},
+]
+
+
+def uncovered_names(question: str, texts: list[str]) -> set[str]:
+    """Names and numbers in the question that none of the texts mentions (aliases count)."""
+    haystack = " ".join(texts).lower()
+    words = {w.lower() for w in _WORD.findall(haystack)} | set(re.findall(r"[a-z0-9]+", haystack))
+    digits = {re.sub(r"[^0-9]", "", w) for w in words if any(c.isdigit() for c in w)}
+    missing = set()
+    for key in key_terms(question):
+        variants = next((group for group in _ALIASES if key in group), {key})
+        if not any(v in words or v in digits or (not v.isalnum() and v in haystack) for v in variants):
+            missing.add(key)
+    return missing
