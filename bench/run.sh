@@ -51,31 +51,37 @@ if has llm; then
   head -n "$LLM_N" $RTQA/questions-test.jsonl > bench/work/questions-test-$LLM_N.jsonl
   for m in qwen2.5-0.5b qwen2.5-1.5b; do
     ev --questions bench/work/questions-test-$LLM_N.jsonl --answerer local --local-model $m \
-       --unanswerable bench/unanswerable.jsonl --made-unanswerable --json $R/answers-test$LLM_N-$m.json
+       --unanswerable bench/unanswerable.jsonl --made-unanswerable ${LLM_MAX_MINUTES:+--max-minutes $LLM_MAX_MINUTES} \
+       --json $R/answers-test$LLM_N-$m.json
   done
   ev --questions bench/work/questions-test-$LLM_N.jsonl --answerer extractive \
      --unanswerable bench/unanswerable.jsonl --made-unanswerable --json $R/answers-test$LLM_N-extractive.json
 fi
 
 if has baseline; then
+  # The baseline's own chunks (1000/200, no header) need their own embeddings: on the full corpus that
+  # is another ~48k chunks, so ours and the baseline are compared on a reduced corpus, the same for
+  # both: the gold articles of the 60 questions plus the first $BASE_M other articles in file order.
+  BASE_M=${BASE_M:-1000}
   head -n "$LLM_N" $RTQA/questions-test.jsonl > bench/work/questions-test-$LLM_N.jsonl
-  $PY bench/warm_cache.py "$A" --baseline --shard 0/2 --threads 1 > bench/work/warm-baseline0.log 2>&1 &
-  $PY bench/warm_cache.py "$A" --baseline --shard 1/2 --threads 1 > bench/work/warm-baseline1.log 2>&1
+  Q=bench/work/questions-test-$LLM_N.jsonl
+  $PY bench/warm_cache.py "$A" --baseline --questions $Q --max-articles $BASE_M --shard 0/2 --threads 1 > bench/work/warm-baseline0.log 2>&1 &
+  $PY bench/warm_cache.py "$A" --baseline --questions $Q --max-articles $BASE_M --shard 1/2 --threads 1 > bench/work/warm-baseline1.log 2>&1
   wait
-  $PY -m qa.eval --baseline --articles "$A" --data-dir "$BSTORE" --questions $RTQA/questions.jsonl --retrieval-only \
-     --json $R/baseline-retrieval-all.json
   for m in ${BASELINE_MODELS:-qwen2.5-1.5b}; do
-    $PY -m qa.eval --baseline --articles "$A" --data-dir "$BSTORE" --questions bench/work/questions-test-$LLM_N.jsonl \
-       --answerer local --local-model $m --unanswerable bench/unanswerable.jsonl --made-unanswerable \
-       --json $R/baseline-test$LLM_N-$m.json
+    $PY -m qa.eval --articles "$A" --max-articles $BASE_M --questions $Q --answerer local --local-model $m \
+       --unanswerable bench/unanswerable.jsonl --made-unanswerable ${LLM_MAX_MINUTES:+--max-minutes $LLM_MAX_MINUTES} \
+       --json $R/pair-m$BASE_M-test$LLM_N-ours-$m.json
+    $PY -m qa.eval --baseline --articles "$A" --max-articles $BASE_M --questions $Q --answerer local --local-model $m \
+       --unanswerable bench/unanswerable.jsonl --made-unanswerable ${LLM_MAX_MINUTES:+--max-minutes $LLM_MAX_MINUTES} \
+       --json $R/pair-m$BASE_M-test$LLM_N-baseline-$m.json
   done
 fi
 
 if has tables; then
-  $PY bench/compare.py $R/retrieval-*.json $R/answers-*.json $R/baseline-*.json > bench/results/tables.md
-  for m in ${BASELINE_MODELS:-qwen2.5-1.5b}; do
-    [ -f $R/baseline-test$LLM_N-$m.json ] && $PY bench/compare.py --pair $R/answers-test$LLM_N-$m.json \
-       $R/baseline-test$LLM_N-$m.json > bench/results/pair-$m.md
+  $PY bench/compare.py $R/retrieval-*.json $R/answers-*.json $R/pair-*.json > bench/results/tables.md
+  for f in $R/pair-*-ours-*.json; do
+    [ -f "${f/-ours-/-baseline-}" ] && $PY bench/compare.py --pair "$f" "${f/-ours-/-baseline-}" > "${f%.json}.vs-baseline.md"
   done
   cat bench/results/tables.md
 fi

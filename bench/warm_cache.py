@@ -24,12 +24,18 @@ def main() -> None:
     ap.add_argument("--baseline", action="store_true")
     ap.add_argument("--shard", default="0/1", help="i/n: embed every n-th missing text from the i-th (run n processes)")
     ap.add_argument("--questions", help="embed the gold articles of these questions first, then the rest in file order")
+    ap.add_argument("--limit", type=int, help="with --questions: only the first N questions")
+    ap.add_argument("--max-articles", type=int, help="with --questions: their gold articles plus the first M others")
     ap.add_argument("--threads", type=int, default=0, help="onnxruntime threads (1 per shard is best on a busy machine)")
     args = ap.parse_args()
     recs = read_jsonl(args.articles)
     if args.questions:
         # gold articles first, then file order: a --max-articles M run is cached early
-        gold = {u for q in read_jsonl(args.questions) for u in q.get("gold_urls") or []}
+        from qa.eval.data import load_questions, select_articles
+
+        qs = load_questions(args.questions)[: args.limit]
+        recs = select_articles(recs, qs, args.max_articles)
+        gold = {u for q in qs for u in q.gold_urls}
         recs = [r for r in recs if r.get("url") in gold] + [r for r in recs if r.get("url") not in gold]
     if args.baseline:
         from qa.eval.baseline import baseline_chunks
