@@ -62,7 +62,7 @@ def content_terms(text: str) -> set[str]:
 
 def key_terms(text: str) -> set[str]:
     """Names and numbers: capitalised words not opening the sentence, and digits."""
-    words = _WORD.findall(MARKER.sub(" ", text))
+    words = [re.sub(r"['’]s$", "", w) for w in _WORD.findall(MARKER.sub(" ", text))]
     keys = set()
     for i, w in enumerate(words):
         if any(ch.isdigit() for ch in w):
@@ -103,7 +103,25 @@ def support(claim: str, passage_text: str) -> Support:
         score = len(got) / len(terms)
         if score > best.score + 1e-9 or (abs(score - best.score) < 1e-9 and len(sent) < len(best.quote)):
             best = Support(score, sent, missing)
+    if best.missing_keys and best.quote:
+        best.missing_keys = {k for k in best.missing_keys if not _alias_near(k, keys - {k}, best.quote)}
     return best
+
+
+def _alias_near(key: str, others: set[str], quote: str, window: int = 4) -> bool:
+    """"American" is backed by "US" only where "US" stands next to the claim's other names.
+
+    "US Treasury Secretary Scott Bessent" backs "Bessent leads the American delegation";
+    the same sentence does not back "He Lifeng leads the American delegation", because
+    "US" is far from "Lifeng" there (and "Chinese" is next to it).
+    """
+    group = next((g for g in _ALIASES if key in g), None)
+    if not group or not others:
+        return False
+    tokens = [re.sub(r"['’]s$", "", w).lower() for w in _WORD.findall(quote)]
+    alias_at = [i for i, t in enumerate(tokens) if t in group]
+    other_at = [i for i, t in enumerate(tokens) if t in others]
+    return any(abs(a - o) <= window for a in alias_at for o in other_at)
 
 
 @dataclass
