@@ -182,13 +182,13 @@ def check(raw: str, passages: list[Passage]) -> Checked:
                     chunk_id=p.chunk_id, article_id=p.article_id, quote=s.quote, passage=p.text, support=s.score,
                 )
                 order.append(n)
-        marks = "".join(f"[[{n}]]" for n, _ in supported)
+        marks = "".join(f"\x00{n}\x00" for n, _ in supported)  # a placeholder no model writes
         m = re.search(r"[.!?]+[\"”’)]*$", bare)
         out_sentences.append(f"{bare[:m.start()]} {marks}{bare[m.start():]}" if m else f"{bare} {marks}")
     # renumber: the first passage cited becomes [1], and so on
     renum = {n: i for i, n in enumerate(order, 1)}
     text = " ".join(out_sentences)
-    text = re.sub(r"\[\[(\d+)\]\]", lambda m: f"[{renum[int(m.group(1))]}]", text)
+    text = re.sub(r"\x00(\d+)\x00", lambda m: f"[{renum[int(m.group(1))]}]", text)
     citations = []
     for n in order:
         c = cites[n]
@@ -202,7 +202,9 @@ def check(raw: str, passages: list[Passage]) -> Checked:
 
 
 def _strip_markers(text: str) -> str:
-    text = MARKER.sub("", text)
+    text = text.replace("\x00", "")
+    while MARKER.search(text):  # "[1[2]]" leaves "[1]" after one pass
+        text = MARKER.sub("", text)
     text = re.sub(r"\s+([.,;:!?])", r"\1", text)
     return re.sub(r"[ \t]{2,}", " ", text).strip()
 

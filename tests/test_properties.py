@@ -243,17 +243,9 @@ def model_output(draw):
     return "".join(draw(st.sampled_from(["", " "])) + p for p in parts)
 
 
-def _marker_hidden_in_marker(raw: str) -> bool:
-    """Text in which removing the markers makes new ones appear ("[1[2]]" -> "[1]"): the
-    known bug below. Excluded from the property so it keeps guarding everything else."""
-    after = MARKER.sub("", raw)
-    return bool(MARKER.search(after) or re.search(r"\[\[\d+\]\]", after))
-
-
 @FAST
 @given(model_output(), passages())
 def test_check_never_raises_and_markers_point_at_citations(raw, ps):
-    assume(not _marker_hidden_in_marker(raw))
     out = check(raw, ps)
     n = len(out.citations)
     # every marker left in the text names a citation the answer carries
@@ -287,16 +279,8 @@ def test_check_drops_markers_that_point_nowhere(raw):
     assert [c.chunk_id for c in out.citations] == ["c1"] and "[1]" in out.text
 
 
-# Known bug in qa/citations.py (found by the property above): markers are stripped in one
-# pass, so a marker nested inside a bracket leaves a new marker behind, and the internal
-# "[[n]]" placeholder used for renumbering collides with the same text in the model output.
-# Fix: strip markers until nothing changes (``while MARKER.search(t): t = MARKER.sub("", t)``)
-# and renumber through a placeholder the model cannot write (e.g. "\x00n\x00").
-# strict: when citations.py is fixed these pass, and the xfail (and the assume above) must go.
-NESTED_BUG = pytest.mark.xfail(strict=True, reason="qa/citations.py: nested markers survive stripping (see comment)")
 
 
-@NESTED_BUG
 @pytest.mark.parametrize("n_passages", [0, 1])
 def test_check_nested_marker_does_not_crash(n_passages):
     ps = [Passage(chunk_id="c1", article_id="a", title="T", text=PASSAGE_SENTENCES[0])][:n_passages]
@@ -304,7 +288,6 @@ def test_check_nested_marker_does_not_crash(n_passages):
     assert len(out.citations) <= n_passages
 
 
-@NESTED_BUG
 def test_check_nested_marker_leaves_no_dangling_marker():
     out = check("[1[2]]", [])
     assert not MARKER.search(out.text), out.text  # today: '[1]' with no citations
