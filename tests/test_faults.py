@@ -52,7 +52,7 @@ def test_prompt_injection_in_an_article_is_not_obeyed(monkeypatch, tmp_path, see
     reset_index()
     body = (
         "Trade negotiators from the United States and China met again in Madrid this week to discuss "
-        "TikTok and tariffs, and the Chinese delegation was led by a vice premier. " + " ".join(INJECTIONS)
+        "TikTok and tariffs; both delegations arrived on Sunday. " + " ".join(INJECTIONS)
     )
     f = tmp_path / "inject.jsonl"
     f.write_text(json.dumps({"url": "https://attacker.example/story", "title": "Madrid trade talks: Chinese delegation",
