@@ -146,9 +146,10 @@ REQUIRED_KEYS = {
 
 @pytest.mark.timeout(240)
 def test_eval_end_to_end_extractive(tmp_path, eval_cache):
+    store = str(tmp_path / "store")
     r = _run_eval(tmp_path, eval_cache, "--answerer", "extractive", "--unanswerable",
                   str(_write_jsonl(tmp_path / "unans.jsonl", WRITTEN_UNANSWERABLE)),
-                  "--made-unanswerable", name="ours")
+                  "--made-unanswerable", "--data-dir", store, name="ours")
     s, rows = r["summary"], r["rows"]
     assert REQUIRED_KEYS <= set(s), REQUIRED_KEYS - set(s)
     assert s["settings"]["answerer_ran"] == "extractive"
@@ -183,12 +184,16 @@ def test_eval_end_to_end_extractive(tmp_path, eval_cache):
     assert s["ingest_chunks_per_s"] > 0 and s["embed_chunks_per_s"] > 0
     assert "hit@5" in r["stdout"]
 
-    # the same run again resumes from the results file: nothing is asked twice
+    assert s["ingest_chunks_added"] == s["ingest_chunks"] == 6 and not s["ingest_skipped"]
+
+    # the same run again resumes from the results file (nothing is asked twice) and reuses the
+    # store, re-adding only the gold articles the made-unanswerable phase deleted
     again = _run_eval(tmp_path, eval_cache, "--answerer", "extractive", "--unanswerable", str(tmp_path / "unans.jsonl"),
-                      "--made-unanswerable", name="ours")
+                      "--made-unanswerable", "--data-dir", store, name="ours")
     lines = (tmp_path / "ours.questions.jsonl").read_text().splitlines()
     assert len(lines) == len(rows)
     assert again["summary"]["accuracy"] == s["accuracy"]
+    assert again["summary"]["ingest_chunks_added"] == 5 and again["summary"]["ingest_chunks"] == 6
 
 
 @pytest.mark.timeout(240)

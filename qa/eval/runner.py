@@ -379,7 +379,7 @@ def summarize(results, cfg, build, emb_stats, embed_rate, made_info, answerer=No
     unans_main = [r for r in main if not r["answers"] and "correct" in r]
     lat = [r["retrieval_ms"] for r in results if r.get("retrieval_ms") is not None]
     ingest_s = build["ingest_s"]
-    chunks = build["chunks_added"] or build["chunks"]
+    chunks = build["chunks_added"]
     est = None
     if embed_rate and chunks:
         est = chunks / max(1e-9, ingest_s - emb_stats["embed_model_s_in_ingest"] + chunks / embed_rate)
@@ -407,7 +407,9 @@ def summarize(results, cfg, build, emb_stats, embed_rate, made_info, answerer=No
         "written_unanswerable_refusal_rate": _r(M.mean(r["refused"] for r in written)) if written else None,
         "written_unanswerable_correct": _r(M.mean(r["correct"] for r in written)) if written else None,
         "ingest_articles": build["articles"], "ingest_chunks": build["chunks"],
-        "ingest_s": _r(ingest_s, 1), "ingest_chunks_per_s": _r(chunks / ingest_s if ingest_s else None, 1),
+        "ingest_s": _r(ingest_s, 1), "ingest_chunks_added": chunks,
+        "ingest_skipped": bool(build.get("ingest_skipped")),  # a reused --data-dir already held these chunks
+        "ingest_chunks_per_s": _r(chunks / ingest_s if ingest_s and chunks else None, 1),
         "ingest_chunks_per_s_uncached_est": _r(est, 1),
         "bm25_build_s": _r(build.get("bm25_build_s"), 1),
         **emb_stats,
