@@ -27,7 +27,7 @@ import ingest
 import qa
 from ingest.chunking import chunk_article
 from ingest.loaders import load
-from qa.errors import QAError, StoreUnavailable
+from qa.errors import StoreUnavailable
 from qa.index import reset_index
 from qa.settings import get_settings, reset_settings
 from tests.conftest import REALTIMEQA, SEED_ARTICLE
