@@ -31,10 +31,12 @@ def test_chroma_server_gone_then_back_without_restarting(monkeypatch, chroma_ser
         ingest.add([str(seed_article)])
     assert time.time() - t < 30
 
-    ChromaServer(chroma_server.path, port=chroma_server.port).start()  # same data, same port
-    chroma_server.proc = None
-    again = qa.ask("Who leads the Chinese delegation?")  # same process, same index handle
-    assert "He Lifeng" in again.text and again.citations
+    restarted = ChromaServer(chroma_server.path, port=chroma_server.port).start()  # same data, same port
+    try:
+        again = qa.ask("Who leads the Chinese delegation?")  # same process, same index handle
+        assert "He Lifeng" in again.text and again.citations
+    finally:
+        restarted.stop()
 
 
 INJECTIONS = [
