@@ -9,6 +9,9 @@ caches such as BM25 can tell they are stale, even across processes and crashes.
 
 from __future__ import annotations
 
+import errno
+import os
+import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,8 +77,18 @@ class Index:
                 _bound_timeouts(client, s.chroma_timeout_s)
                 return client
             s.chroma_dir.mkdir(parents=True, exist_ok=True)
+            if not os.access(s.chroma_dir, os.W_OK):
+                # Chroma's sqlite needs to write even to read; its own error on a read-only
+                # folder is unclear and leaves a half-started client cached for the path.
+                raise StoreUnavailable(
+                    f"Cannot open the {self.where}: the folder is read-only (readonly database); "
+                    f"make it writable or point QA_DATA_DIR elsewhere"
+                )
             return chromadb.PersistentClient(path=str(s.chroma_dir), settings=cfg)
+        except StoreUnavailable:
+            raise
         except Exception as exc:  # chromadb raises several unrelated types here
+            _forget_clients()
             raise StoreUnavailable(f"Cannot open the {self.where}: {exc}") from exc
 
     def _heartbeat(self) -> None:
@@ -125,7 +138,35 @@ class Index:
                 self._client = None
                 self._collection = None
                 raise StoreUnavailable(f"{what} failed: cannot reach the {self.where} ({exc})") from exc
+            problem = self._disk_problem(exc)
+            if problem:
+                # a client that failed a write can hang on the next one (chromadb 1.5.9): start clean
+                self.close()
+                _forget_clients()
+                raise StoreUnavailable(
+                    f"{what} failed: the {self.where} is {problem} ({exc}). Nothing was half-written: "
+                    f"fix that and run again"
+                ) from exc
             raise
+
+    def _disk_problem(self, exc: BaseException) -> str | None:
+        """'full' or 'read-only' when the store's disk refused a write, else None."""
+        errnos = {getattr(e, "errno", None) for e in _chain(exc)}
+        text = " ".join(str(e) for e in _chain(exc)).lower()
+        read_only = errno.EROFS in errnos or "readonly database" in text or "read-only" in text
+        full = (errno.ENOSPC in errnos or errno.EDQUOT in errnos or "disk is full" in text
+                or "no space left" in text or "compaction" in text)
+        if not (read_only or full):
+            return None
+        if not self.settings.remote:
+            try:
+                if shutil.disk_usage(self.settings.chroma_dir).free < 1_000_000:
+                    return "full (no space left on its disk)"
+            except OSError:
+                pass
+            if not os.access(self.settings.chroma_dir, os.W_OK):
+                return "read-only (readonly database)"
+        return "read-only (readonly database)" if read_only else "full (no space left on its disk)"
 
     @property
     def embeddings(self) -> OnnxSentenceEmbeddings:
@@ -240,6 +281,16 @@ def _is_connection_error(exc: Exception) -> bool:
         or "could not connect" in text
         or "connection refused" in text
     )
+
+
+def _forget_clients() -> None:
+    """Drop chromadb's per-path client cache so the next open really starts again."""
+    try:
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()
+    except Exception:  # noqa: BLE001 - best effort; the next open reports its own error
+        pass
 
 
 def _chain(exc: BaseException):

@@ -226,15 +226,11 @@ def test_read_only_store_clear_error_nothing_written_then_rerun(read_only_store,
     assert set(final["by_article"]) == set(expected)
 
 
-# Bug (found here): after the first failure on a read-only store, chromadb 1.5.9 keeps a
-# half-started client cached for that path, and every second call in the same process fails
-# with "'RustBindingsAPI' object has no attribute 'bindings'", which says nothing about the
-# cause (the calls alternate between that and "attempt to write a readonly database"). Fix in qa/index.py Index._connect: check the folder first
-# (`os.access(chroma_dir, os.W_OK)` is False on a read-only mount, even for root) and raise
-# StoreUnavailable("... is read-only ..."); and on any open failure call
-# chromadb.api.shared_system_client.SharedSystemClient.clear_system_cache() so the next try
-# starts clean.
-@pytest.mark.xfail(strict=True, reason="qa/index.py: second failure on a read-only store has an unclear message")
+# Regression (found here): after the first failure on a read-only store, chromadb 1.5.9 kept a
+# half-started client cached for that path, and every second call in the same process failed
+# with "'RustBindingsAPI' object has no attribute 'bindings'". Index._connect now checks the
+# folder first (os.access(W_OK) is False on a read-only mount, even for root) and clears
+# chromadb's client cache after any failed open.
 def test_read_only_store_second_call_still_says_read_only(read_only_store, monkeypatch):
     data, _, _ = read_only_store
     monkeypatch.setenv("QA_DATA_DIR", str(data))
@@ -296,16 +292,10 @@ def test_full_disk_fails_then_rerun_completes_exactly(full_disk_run, seed_articl
     assert set(final["by_article"]) == set(expected), "articles missing after the rerun"
 
 
-# Bug (found here): a full disk surfaces as chromadb.errors.InternalError, not a QAError, so
-# `python -m ingest` prints a Rich traceback and the app shows "Unexpected error"; the message
-# is either "database or disk is full" (sqlite code 13) or, when the write-ahead log fit but
-# its compaction did not, "Error in compaction: Failed to apply logs to the metadata segment",
-# which does not say the disk is full. Fix in qa/index.py Index.call: map any exception whose
-# chain mentions "disk is full", "readonly database", "compaction", or an OSError with errno
-# ENOSPC/EROFS/EDQUOT, to StoreUnavailable(f"{what} failed: the {self.where} is full or
-# read-only ({exc}); free space and run again: nothing was half-written"), checking
-# shutil.disk_usage(chroma_dir).free to say which.
-@pytest.mark.xfail(strict=True, reason="qa/index.py: a full disk is a raw chromadb InternalError")
+# Regression (found here): a full disk surfaced as chromadb.errors.InternalError ("database or
+# disk is full", or "Error in compaction: ..." when the write-ahead log fit but its compaction
+# did not), so the CLI printed a traceback. Index.call now maps it to StoreUnavailable and
+# says whether the disk is full or read-only.
 def test_full_disk_error_is_a_clear_qa_error(full_disk_run):
     *_, result = full_disk_run
     assert not result["ok"]
