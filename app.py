@@ -271,8 +271,9 @@ def build_app() -> gr.Blocks:
 
         ask_inputs = [msg, chatbot, pairs, source_filter, since, until, as_of]
         ask_outputs = [chatbot, pairs, msg]
-        msg.submit(respond, ask_inputs, ask_outputs, concurrency_limit=1)
-        send.click(respond, ask_inputs, ask_outputs, concurrency_limit=1)
+        chat_limit = get_settings().chat_concurrency
+        msg.submit(respond, ask_inputs, ask_outputs, concurrency_limit=chat_limit, concurrency_id="chat")
+        send.click(respond, ask_inputs, ask_outputs, concurrency_limit=chat_limit, concurrency_id="chat")
         clear.click(lambda: ([], [], ""), None, [chatbot, pairs, msg], queue=False)
         chatbot.clear(lambda: [], None, [pairs], queue=False)  # the chat's own trash button
         add_btn.click(add_sources, [files, urls], [results, stats_html, source_filter, files, urls],

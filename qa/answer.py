@@ -13,6 +13,8 @@ import time
 import unicodedata
 from typing import Iterator
 
+import numpy as np
+
 from langchain_core.output_parsers import StrOutputParser
 
 from . import extractive
@@ -29,10 +31,14 @@ from .types import REFUSAL, Answer, Evidence, Token
 _FOLLOW_UP = re.compile(r"^(and|but|what about|how about|also|so)\b|\b(he|she|they|it|its|their|his|her|them|that|this|those|these|one)\b", re.I)
 
 
+_ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+
+
 def clean_question(question: str, settings: Settings) -> str:
     if not isinstance(question, str):
         raise ValueError("The question must be text.")
-    q = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in question)
+    q = unicodedata.normalize("NFKC", _ANSI.sub(" ", question))  # pasted terminal colours, full-width letters
+    q = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in q)
     q = re.sub(r"\s+", " ", q).strip()
     if not q:
         raise ValueError("The question is empty: type a question about the news articles.")
@@ -96,7 +102,7 @@ def stream(
         recency_tau_days=settings.recency_tau_days,
     )
     t_retrieval = time.perf_counter() - t0
-    embed = index.embeddings.embed
+    embed = _memoised(index.embeddings.embed)  # the evidence and the extractive answer embed the same sentences
     best = extractive.best_sentences(standalone, passages, embed, limit=3) if passages else []
     yield Evidence(
         passages=passages, best_sentences=[s for _, _, s in best], standalone_question=standalone,
@@ -143,6 +149,19 @@ def stream(
         passages=passages, invalid_markers=checked.invalid_markers, total_markers=checked.total_markers,
         timings={"retrieval": round(t_retrieval, 4), "first_token": round(first_token or total, 4), "total": round(total, 4)},
     )
+
+
+def _memoised(embed):
+    """An embed function that computes each distinct text once per question."""
+    seen: dict[str, np.ndarray] = {}
+
+    def run(texts: list[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in seen]
+        if missing:
+            seen.update(zip(missing, embed(missing)))
+        return np.stack([seen[t] for t in texts]) if texts else embed([])
+
+    return run
 
 
 def ask(question: str, **kwargs) -> Answer:

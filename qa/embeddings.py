@@ -108,14 +108,20 @@ class OnnxSentenceEmbeddings(Embeddings):
             self._input_names = {i.name for i in self._session.get_inputs()}
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        with self._lock:
-            self._load()
-            out = []
-            for i in range(0, len(texts), self.batch_size):
-                out.append(self._forward(texts[i : i + self.batch_size]))
+        # The lock is taken per batch, not per call: a question's one-line batch then waits
+        # for at most one ingest batch instead of a whole upload.
+        # Batches of similar length pad less (a long question no longer pads every sentence).
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = []
+        for i in range(0, len(order), self.batch_size):
+            with self._lock:
+                self._load()
+                out.append(self._forward([texts[j] for j in order[i : i + self.batch_size]]))
         if not out:
             return np.zeros((0, 384), dtype=np.float32)
-        return np.vstack(out)
+        vecs = np.empty((len(texts), out[0].shape[1]), dtype=np.float32)
+        vecs[order] = np.vstack(out)
+        return vecs
 
     def _forward(self, batch: list[str]) -> np.ndarray:
         enc = self._tokenizer.encode_batch(batch)

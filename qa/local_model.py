@@ -164,7 +164,7 @@ class LoadedModel:
         self.lock = threading.Lock()
         self.llama = Llama(
             model_path=str(path), n_ctx=n_ctx, n_threads=threads or (os.cpu_count() or 1),
-            n_batch=512, verbose=False,
+            n_threads_batch=threads or (os.cpu_count() or 1), n_batch=512, verbose=False,
         )
 
 

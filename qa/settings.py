@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"  # QA_HOST=0.0.0.0 to listen on every interface
     auth: str | None = None  # QA_AUTH="user:password" turns on Gradio's login
     max_upload_mb: int = 20
+    # questions the web chat works on at once: retrieval of one overlaps another's generation;
+    # the model itself still answers one at a time (its lock)
+    chat_concurrency: int = Field(default=4, ge=1)
     load_samples: bool = True  # index the sample articles when the store is empty
 
     @property

@@ -50,7 +50,7 @@ QUESTIONS: dict[str, str] = {
     "regex": ".*+?[](){}|\\^$",
     "spanish_punct": "¿¡",
     "control_inside": "Who\x00 leads\x1b the Chinese\x07 delegation?\x7f",
-    "ansi_escape": "\x1b[31mWho leads the Chinese delegation?\x1b[0m",  # leaves "[31m" behind: may be refused
+    "ansi_escape": "\x1b[31mWho leads the Chinese delegation?\x1b[0m",  # terminal colours are stripped whole
     "zero_width_inside": "Who\u200bleads\u200c the\u200d Chinese\ufeff delegation?",
     "rtl_override": "\u202eWho leads the Chinese delegation?\u202c",
     "newlines_inside": "Who\nleads\n\nthe\r\nChinese delegation?",
@@ -82,10 +82,10 @@ QUESTIONS: dict[str, str] = {
 INVALID = {"empty", "space", "whitespace", "nul", "controls", "100kb_words", "100kb_one_word", "100kb_chinese",
            "punct", "dots", "dashes", "quotes", "brackets", "regex", "spanish_punct", "emoji_only", "flags_only"}
 # must be answered from the seed (the noise around the question is ignored)
-# (visible noise such as "<img …>" or "[31m" may make it refuse: the question then names
+# (visible noise such as "<img …>" may make it refuse: the question then names
 # things no passage mentions; refused or cited is all that is asked of those)
 ANSWERED = {"control_inside", "zero_width_inside", "rtl_override", "newlines_inside", "lone_surrogate", "emoji_mixed",
-            "at_limit"}
+            "at_limit", "ansi_escape", "fullwidth"}
 
 
 @pytest.fixture
