@@ -7,7 +7,7 @@ skip and say so. Every mount is undone in a ``finally``.
 
 The store is written and checked by child processes (as the CLI and the app
 are): an embedded Chroma that failed once keeps its broken state cached for the
-rest of the process (see the xfail tests below), and a fresh process is what a
+rest of the process (the regressions below), and a fresh process is what a
 user retries with.
 """
 
@@ -303,14 +303,10 @@ def test_full_disk_error_is_a_clear_qa_error(full_disk_run):
     assert "full" in result["message"] or "space" in result["message"], result["message"]
 
 
-# Bug (found here, chromadb 1.5.9): in the *same* process, retrying the ingest after the
-# disk-full failure and freeing space hangs inside Collection.upsert (the Rust binding) in
-# about one run of three, with no timeout: a long-running app would hang on the next upload.
-# Clearing chromadb's client cache after a failed write (reset_index() and
-# SharedSystemClient.clear_system_cache()) made 4 of 4 retries complete in ~7 s here; the
-# retry then also sees the chunks the failed call had already logged. Suggested fix: do that
-# in Index.call when a write fails. Opt-in because a hang costs two minutes:
-#   NEWSQA_REPRO_HANG=1 .venv/bin/python -m pytest tests/test_disk_faults.py -k same_process
+# Regression (found here, chromadb 1.5.9): in the *same* process, retrying the ingest after the
+# disk-full failure and freeing space hung inside Collection.upsert (the Rust binding) in about
+# one run of three, with no timeout. Index.call now drops chromadb's client cache after a failed
+# write; three tries guard against the old one-in-three hang.
 SAME_PROCESS_RETRY = """
 import faulthandler, json, os, sys
 import ingest
@@ -328,8 +324,6 @@ print(json.dumps({"failed_first": True, "retry": r.summary()}))
 """
 
 
-@pytest.mark.skipif(not os.environ.get("NEWSQA_REPRO_HANG"), reason="opt-in: NEWSQA_REPRO_HANG=1 (may hang 2 min)")
-@pytest.mark.xfail(strict=False, reason="chromadb: same-process retry after a full disk hangs ~1 run in 3")
 @pytest.mark.parametrize("attempt", range(3))
 def test_same_process_retry_after_full_disk_does_not_hang(mounts, tmp_path, attempt):
     data = mounts.tmpfs(tmp_path / "data", "16m")
