@@ -9,6 +9,7 @@ articles are embedded together so the model sees full batches.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -20,6 +21,7 @@ from .loaders import LoadFailure, load
 from .models import Article, Chunk
 
 BATCH_CHUNKS = 64
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -74,6 +76,8 @@ def add(sources: Iterable[str] | str, *, index: Index | None = None, progress: P
                 _flush(index, pending, report, progress)
                 pending, pending_ids, n_pending = [], set(), 0
     _flush(index, pending, report, progress)
+    if report.chunks_added or report.chunks_deleted:
+        _refresh_search_cache(index)
     return report
 
 
@@ -93,7 +97,21 @@ def add_articles(articles: Iterable[Article], *, index: Index | None = None) -> 
             _flush(index, batch, report, None)
             batch, seen = [], set()
     _flush(index, batch, report, None)
+    if report.chunks_added or report.chunks_deleted:
+        _refresh_search_cache(index)
     return report
+
+
+def _refresh_search_cache(index: Index) -> None:
+    """Rebuild BM25 now if this run wrote anything, so the writer pays for it, not the next question.
+
+    The cache is saved to disk, so other processes (the app, ``python -m qa``) load it instead
+    of rebuilding. A failure here loses nothing: the next search rebuilds.
+    """
+    try:
+        index.bm25()
+    except Exception as exc:  # noqa: BLE001 - the chunks are written; the cache is optional
+        log.warning("Could not refresh the BM25 cache (the next question rebuilds it): %s", exc)
 
 
 def _flush(index: Index, batch: list[tuple[Article, list[Chunk]]], report: IngestReport, progress: Progress | None) -> None:
@@ -159,6 +177,7 @@ def delete(id_or_url: str, *, index: Index | None = None) -> int:
         index.bump_revision()
         index.delete_ids(ids)
         index.bump_revision()
+        _refresh_search_cache(index)
     return len(ids)
 
 
