@@ -3,7 +3,8 @@
 # 1-3 hours on 2 busy cores (then it is cached), and the local-LLM runs take about an hour each.
 # Run it under nohup and read the logs in bench/work/; each step resumes if interrupted.
 #
-#   RTQA=../shared/eval/realtimeqa-2022 bench/run.sh [steps...]    # steps: warm retrieval tune extractive llm baseline tables
+#   RTQA=../shared/eval/realtimeqa-2022 bench/run.sh [steps...]
+#   steps: warm retrieval tune extractive llm baseline embeddings tables
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -14,7 +15,7 @@ STORE=${STORE:-$HOME/.cache/news-qa/eval-store}      # one store shared by the r
 BSTORE=${BSTORE:-$HOME/.cache/news-qa/eval-store-baseline}
 LLM_N=${LLM_N:-60}                                    # the fixed LLM subset: the first 60 of questions-test.jsonl
 mkdir -p $R bench/work
-steps=${*:-warm retrieval tune extractive llm baseline tables}
+steps=${*:-warm retrieval tune extractive llm baseline embeddings tables}
 has() { [[ " $steps " == *" $1 "* ]]; }
 ev() { $PY -m qa.eval --articles "$A" --data-dir "$STORE" "$@"; }
 
@@ -75,6 +76,18 @@ if has baseline; then
     $PY -m qa.eval --baseline --articles "$A" --max-articles $BASE_M --questions $Q --answerer local --local-model $m \
        --unanswerable bench/unanswerable.jsonl --made-unanswerable ${LLM_MAX_MINUTES:+--max-minutes $LLM_MAX_MINUTES} \
        --json $R/pair-m$BASE_M-test$LLM_N-baseline-$m.json
+  done
+fi
+
+if has embeddings; then
+  # MiniLM-L6 int8 (default) vs MiniLM-L3, both retrieval-only over the same reduced corpus (all
+  # 206 questions' gold articles plus the first $EMB_M others): L3 needs its own embeddings.
+  EMB_M=${EMB_M:-1000}
+  Q=$RTQA/questions.jsonl
+  for m in all-MiniLM-L6-v2-int8 paraphrase-MiniLM-L3-v2; do
+    $PY bench/warm_cache.py "$A" --embedding-model $m --questions $Q --max-articles $EMB_M --threads 2 > bench/work/warm-$m.log 2>&1
+    $PY -m qa.eval --articles "$A" --max-articles $EMB_M --questions $Q --retrieval-only --embedding-model $m \
+       --json $R/retrieval-m$EMB_M-all-$m.json
   done
 fi
 

@@ -19,6 +19,7 @@ from qa.index import Index, get_index
 from .chunking import chunk_article
 from .loaders import LoadFailure, load
 from .models import Article, Chunk
+from .urls import canonical_url
 
 BATCH_CHUNKS = 64
 log = logging.getLogger(__name__)
@@ -164,7 +165,7 @@ def _stored_hashes(index: Index, article_id: str) -> dict[str, str]:
 def delete(id_or_url: str, *, index: Index | None = None) -> int:
     """Remove one article by its id, URL or file path; returns the number of chunks removed."""
     index = index or get_index()
-    candidates = [id_or_url]
+    candidates = [canonical_url(id_or_url), id_or_url]
     p = Path(id_or_url).expanduser()
     if not id_or_url.startswith(("http://", "https://")):
         candidates.append(str(p.resolve()))

@@ -6,6 +6,8 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 
+from .urls import canonical_url
+
 
 @dataclass
 class Article:
@@ -17,6 +19,9 @@ class Article:
     published: dt.date | None = None
     authors: list[str] = field(default_factory=list)
     origin: str = ""  # the file, feed or URL it was read from
+
+    def __post_init__(self) -> None:
+        self.id = canonical_url(self.id)  # one article under two spellings of its address is one article
 
     @property
     def content_hash(self) -> str:

@@ -24,7 +24,7 @@ from .errors import LLMUnavailable
 from .index import Index, get_index
 from .llm import Answerer, resolve
 from .prompt import ANSWER_PROMPT, CONDENSE_PROMPT, format_context, format_history
-from .retrieve import Filters, retrieve
+from .retrieve import Filters, Fusion, retrieve
 from .settings import Settings
 from .types import REFUSAL, Answer, Evidence, Token
 
@@ -99,7 +99,7 @@ def stream(
     standalone = condense(q, history, answerer)
     passages = retrieve(
         standalone, index, k=k or settings.k, filters=filters, candidates=settings.candidates,
-        recency_tau_days=settings.recency_tau_days,
+        fusion=Fusion.from_settings(settings),
     )
     t_retrieval = time.perf_counter() - t0
     embed = _memoised(index.embeddings.embed)  # the evidence and the extractive answer embed the same sentences

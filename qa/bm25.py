@@ -138,6 +138,13 @@ class BM25Cache:
         )
         return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
 
+    def newest(self, max_days: int | None) -> int | None:
+        """The latest publication day at or before ``max_days`` (None: no dated chunk)."""
+        dated = self.days[self.days != UNDATED]
+        if max_days is not None:
+            dated = dated[dated <= max_days]
+        return int(dated.max()) if dated.size else None
+
     def mask(self, min_days: int | None, max_days: int | None, sources: list[str] | None, undated_ok: bool) -> np.ndarray | None:
         if min_days is None and max_days is None and not sources:
             return None

@@ -46,8 +46,12 @@ class Settings(BaseSettings):
 
     # --- retrieval ---------------------------------------------------------
     k: int = 4  # passages given to the answerer
-    candidates: int = 40  # per retriever before fusion
-    recency_tau_days: float = 14.0
+    # retrieval fusion, chosen on the RealTimeQA dev split (bench/fusion_probe.py, README "Benchmarks")
+    candidates: int = 100  # per retriever before fusion
+    rrf_k: float = 10.0
+    dense_weight: float = 0.5  # BM25 counts 1.0
+    recency_weight: float = 4.0  # 0 turns the recency prior off
+    recency_tau_days: float = 30.0
     max_question_chars: int = 2000
 
     # --- answering ---------------------------------------------------------

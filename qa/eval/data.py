@@ -67,10 +67,12 @@ def select_articles(records: list[dict], questions: list[Question], max_articles
     (all of them when ``max_articles`` is None). File order is kept."""
     if max_articles is None:
         return list(records)
-    gold = {u for q in questions for u in q.gold_urls}
+    from ingest.urls import canonical_url
+
+    gold = {canonical_url(u) for q in questions for u in q.gold_urls}
     out, others = [], 0
     for rec in records:
-        url = str(rec.get("url") or "")
+        url = canonical_url(str(rec.get("url") or ""))
         if url in gold:
             out.append(rec)
         elif others < max_articles:

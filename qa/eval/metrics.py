@@ -22,6 +22,7 @@ import re
 import unicodedata
 from collections import Counter
 
+from ingest.urls import canonical_url
 from qa.citations import MARKER, split_sentences
 
 ARTICLES = {"a", "an", "the"}
@@ -139,10 +140,14 @@ def padded_norm(text: str) -> str:
 # --- aggregates ----------------------------------------------------------------
 
 def retrieval_ranks(urls: list[str], gold_urls: list[str]) -> int | None:
-    """1-based rank of the first passage from a gold article, or None."""
-    gold = set(gold_urls)
+    """1-based rank of the first passage from a gold article, or None.
+
+    URLs compare in canonical form: ``…/story/index.html`` and ``…/story`` are one article
+    (ingest stores them as one), whichever of the two the question file names.
+    """
+    gold = {canonical_url(u) for u in gold_urls}
     for i, u in enumerate(urls, 1):
-        if u in gold:
+        if canonical_url(u) in gold:
             return i
     return None
 

@@ -30,6 +30,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from ingest.urls import canonical_url
+
 from . import metrics as M
 from .data import Question, load_questions, read_jsonl, select_articles
 
@@ -139,7 +141,8 @@ def run(args) -> int:
                 q.answers = []
     records = read_jsonl(args.articles)
     selected = select_articles(records, questions, args.max_articles)
-    missing_gold = sorted({u for q in questions for u in q.gold_urls} - {str(r.get("url")) for r in selected})
+    missing_gold = sorted({canonical_url(u) for q in questions for u in q.gold_urls}
+                          - {canonical_url(str(r.get("url"))) for r in selected})
     if missing_gold:
         con.print(f"[yellow]warning:[/yellow] {len(missing_gold)} gold URLs are not in {args.articles}")
 
@@ -164,7 +167,9 @@ def run(args) -> int:
         system = OurSystem(settings, embedding_model=emb_model, mode=args.mode, dates=dates, k=settings.k, emb=emb)
         cfg = {"system": "ours", "chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap,
                "k": settings.k, "mode": args.mode, "dates": dates, "candidates": settings.candidates,
-               "recency_tau_days": settings.recency_tau_days if dates else 0.0}
+               "recency_tau_days": settings.recency_tau_days if dates else 0.0,
+               "rrf_k": settings.rrf_k, "dense_weight": settings.dense_weight,
+               "recency_weight": settings.recency_weight if dates else 0.0}
     cfg.update({
         "embedding_model": emb.name, "retrieval_only": bool(args.retrieval_only),
         "answerer": None if args.retrieval_only else args.answerer,
@@ -311,9 +316,9 @@ def _ask(system, q: Question, retrieval_only: bool, verbatim: bool) -> dict:
     rec["correct"] = M.is_correct(a["text"], a["refused"], n_cit, q.answers, q.choices)
     rec["f1"] = 0.0 if a["refused"] or not q.answers else M.token_f1(a["text"], q.answers)
     if q.answers and not a["refused"] and n_cit:
-        gold = set(q.gold_urls)
+        gold = {canonical_url(u) for u in q.gold_urls}
         rec["citation_gold"] = any(
-            c["url"] in gold or any(M.text_contains(M.padded_norm(c["passage"]), g) for g in q.answers)
+            canonical_url(c["url"]) in gold or any(M.text_contains(M.padded_norm(c["passage"]), g) for g in q.answers)
             for c in a["citations"]
         )
     elif q.answers and not a["refused"]:
@@ -323,8 +328,9 @@ def _ask(system, q: Question, retrieval_only: bool, verbatim: bool) -> dict:
 
 def _made_unanswerable(questions: list[Question], selected: list[dict]) -> tuple[list[Question], dict]:
     """The questions again, with their gold articles gone, kept only where no remaining article holds the answer."""
-    gold = {u for q in questions for u in q.gold_urls}
-    remaining = [M.padded_norm(f"{r.get('title', '')}\n{r.get('text', '')}") for r in selected if str(r.get("url")) not in gold]
+    gold = {canonical_url(u) for q in questions for u in q.gold_urls}
+    remaining = [M.padded_norm(f"{r.get('title', '')}\n{r.get('text', '')}") for r in selected
+                 if canonical_url(str(r.get("url"))) not in gold]
     made = []
     candidates = [q for q in questions if q.answers and q.gold_urls]
     for q in candidates:

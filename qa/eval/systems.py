@@ -87,12 +87,12 @@ class OurSystem:
         return Filters(as_of=q.date) if self.dates and q.date else Filters()
 
     def retrieve(self, q: Question) -> tuple[list[str], float]:
-        from qa.retrieve import retrieve
+        from qa.retrieve import Fusion, retrieve
 
         t0 = time.perf_counter()
         passages = retrieve(
             q.question, self.index, k=RETRIEVE_K, filters=self._filters(q), candidates=self.settings.candidates,
-            recency_tau_days=self.settings.recency_tau_days if self.dates else 0.0, mode=self.mode,
+            fusion=Fusion.from_settings(self.settings), recency_tau_days=None if self.dates else 0.0, mode=self.mode,
         )
         return [p.url or p.article_id for p in passages], time.perf_counter() - t0
 
