@@ -4,7 +4,7 @@
 # Run it under nohup and read the logs in bench/work/; each step resumes if interrupted.
 #
 #   RTQA=../shared/eval/realtimeqa-2022 bench/run.sh [steps...]
-#   steps: warm retrieval tune extractive llm baseline embeddings tables
+#   steps: warm retrieval tune extractive llm baseline embeddings tables   (KEEP_STORE=1: reuse the built store)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -28,7 +28,7 @@ if has warm; then
 fi
 
 if has retrieval; then
-  rm -rf "$STORE"   # the first run builds the store from scratch, so its ingest figures are real
+  [ -n "${KEEP_STORE:-}" ] || rm -rf "$STORE"   # the first run builds the store from scratch: real ingest figures
   ev --questions $RTQA/questions.jsonl --retrieval-only --json $R/retrieval-all-hybrid.json
   ev --questions $RTQA/questions.jsonl --retrieval-only --no-dates --json $R/retrieval-all-hybrid-nodates.json
   ev --questions $RTQA/questions.jsonl --retrieval-only --mode dense --json $R/retrieval-all-dense.json
@@ -40,7 +40,11 @@ if has retrieval; then
 fi
 
 if has tune; then
-  $PY bench/tune.py --articles "$A" --questions $RTQA/questions-dev.jsonl --data-dir "$STORE" --json $R/tune-dev.json
+  # the fusion grid over the store built above: chosen on dev, reported on test
+  for s in dev test; do
+    $PY bench/fusion_probe.py --questions $RTQA/questions-$s.jsonl --data-dir "$STORE" --cache bench/work/cands-$s.json \
+      --json $R/fusion-$s.json
+  done
 fi
 
 if has extractive; then
