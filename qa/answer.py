@@ -135,6 +135,8 @@ def stream(
             raise _llm_error(exc, answerer) from exc
         raw = "".join(parts)
     checked = check(raw, passages)
+    if checked.refused and checked.flagged and answerer.chat is not None and best:
+        checked = _quote_instead(checked, standalone, best, passages, settings.refuse_threshold)
     if not checked.refused and checked.citations:
         # an answer about something else: the question names what no cited passage mentions
         missing = uncovered_names(standalone, [c.passage for c in checked.citations])
@@ -149,6 +151,26 @@ def stream(
         passages=passages, invalid_markers=checked.invalid_markers, total_markers=checked.total_markers,
         timings={"retrieval": round(t_retrieval, 4), "first_token": round(first_token or total, 4), "total": round(total, 4)},
     )
+
+
+def _quote_instead(checked, question: str, best, passages, threshold: float):
+    """When every sentence the model wrote failed the support check, quote the passage instead.
+
+    Small models sometimes misread passages that hold the answer ("Scott Bessent leads the
+    Chinese delegation" from "US Treasury Secretary Scott Bessent and Chinese Vice Premier He
+    Lifeng are leading delegations"). If the best-scoring passage sentence is a confident
+    match that names everything the question names, that sentence, cited, is a better answer
+    than a refusal; the model's sentences stay in ``flagged``. Otherwise the refusal stands.
+    """
+    score, n, sentence = best[0]
+    if score < threshold or uncovered_names(question, [sentence]):
+        return checked
+    quoted = check(f"{sentence.strip().rstrip('.')} [{n}].", passages)
+    if quoted.refused:
+        return checked
+    quoted.flagged = checked.flagged + quoted.flagged
+    quoted.invalid_markers, quoted.total_markers = checked.invalid_markers, checked.total_markers
+    return quoted
 
 
 def _memoised(embed):

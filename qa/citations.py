@@ -104,8 +104,73 @@ def support(claim: str, passage_text: str) -> Support:
         if score > best.score + 1e-9 or (abs(score - best.score) < 1e-9 and len(sent) < len(best.quote)):
             best = Support(score, sent, missing)
     if best.missing_keys and best.quote:
-        best.missing_keys = {k for k in best.missing_keys if not _alias_near(k, keys - {k}, best.quote)}
+        # the sentence's first word counts here too: "Bessent leads the American delegation"
+        first = _WORD.findall(MARKER.sub(" ", claim))[:1]
+        names = keys | {w.lower() for w in first if w[:1].isupper() and w.lower() not in STOP}
+        best.missing_keys = {k for k in best.missing_keys if not _alias_near(k, names - {k}, best.quote)}
+    conflict = _leader_conflict(claim, passage_text)
+    if conflict:
+        best.missing_keys = best.missing_keys | {conflict}
     return best
+
+
+_LEAD = {"lead", "leads", "leading", "led", "head", "heads", "heading", "headed",
+         "represent", "represents", "representing", "represented"}
+_DESCRIPTOR_STOP = {",", ";", "(", ")", "and", "with", "while", "met", "meets", "meeting", "against", "versus", "vs"}
+_TOKEN = re.compile(r"[^\W_][\w’'.-]*|[,;()]")
+
+
+def _country(token: str) -> frozenset | None:
+    t = re.sub(r"['’]s$", "", token).lower().rstrip(".")
+    return next((frozenset(g) for g in _ALIASES if t in g), None)
+
+
+def _leader_conflict(claim: str, passage_text: str) -> str | None:
+    """The country in "<name> leads the <country> delegation" when the passage gives the name another one.
+
+    Word overlap accepts "The Chinese delegation is led by Scott Bessent" from a sentence
+    naming "US Treasury Secretary Scott Bessent and Chinese Vice Premier He Lifeng": both
+    words are there. News puts a person's country right before the name ("Chinese Vice
+    Premier He Lifeng"), so the claim is refused when the nearest country word before
+    every mention of the named leader is another country's (and never the claimed one).
+    """
+    tokens = _TOKEN.findall(MARKER.sub(" ", claim))
+    for v, tok in enumerate(tokens):
+        if tok.lower() not in _LEAD:
+            continue
+        passive = v + 1 < len(tokens) and tokens[v + 1].lower() == "by"
+        if passive:
+            country_zone, name_zone = tokens[max(0, v - 5) : v][::-1], tokens[v + 2 : v + 6]
+        else:
+            country_zone, name_zone = tokens[v + 1 : v + 5], tokens[max(0, v - 6) : v]
+        country = next((t for t in country_zone if _country(t)), None)
+        names = [t for t in name_zone if t[:1].isupper() and not _country(t) and t.lower() not in STOP]
+        if not country or not names:
+            continue
+        claimed = _country(country)
+        for name in names:
+            seen = _descriptors(name, passage_text)
+            if seen and claimed not in seen:
+                return re.sub(r"['’]s$", "", country).lower()
+    return None
+
+
+def _descriptors(name: str, text: str) -> set[frozenset]:
+    """The country words standing just before each mention of ``name`` (up to 5 words back)."""
+    found: set[frozenset] = set()
+    for sentence in split_sentences(text) or [text]:
+        tokens = _TOKEN.findall(sentence)
+        for i, tok in enumerate(tokens):
+            if re.sub(r"['’]s$", "", tok) != name:
+                continue
+            for back in tokens[max(0, i - 5) : i][::-1]:
+                if back.lower() in _DESCRIPTOR_STOP:
+                    break
+                group = _country(back)
+                if group:
+                    found.add(group)
+                    break
+    return found
 
 
 def _alias_near(key: str, others: set[str], quote: str, window: int = 4) -> bool:

@@ -165,6 +165,29 @@ def test_entity_swapped_sentence_is_flagged(seed_article):
     assert len(checked.citations) == 1
 
 
+@pytest.mark.parametrize("claim", [
+    "The Chinese delegation is led by Scott Bessent [1].",
+    "Scott Bessent from the US Treasury leads the Chinese delegation [1].",
+    "Bessent heads China's delegation [1].",
+    "He Lifeng represents the US [1].",
+])
+def test_leader_given_the_other_country_is_flagged(seed_article, claim):
+    # every word is in the passage ("Chinese", "Bessent"), but the passage puts "US" before Bessent
+    checked = check(claim, _passages(seed_article))
+    assert checked.refused and checked.flagged, checked
+
+
+@pytest.mark.parametrize("claim", [
+    "The Chinese delegation is led by He Lifeng [1].",
+    "Chinese Vice Premier He Lifeng leads the delegation [1].",
+    "Bessent leads the American delegation [1].",
+    "Scott Bessent met the Chinese delegation in Madrid [1].",
+])
+def test_leader_with_the_right_country_is_cited(seed_article, claim):
+    checked = check(claim, _passages(seed_article))
+    assert not checked.refused and not checked.flagged and checked.citations, checked
+
+
 def test_claim_cited_to_wrong_passage_is_not_shown_as_cited_there(seed_article):
     checked = check("He Lifeng leads the Chinese delegation [2].", _passages(seed_article))
     assert [c.chunk_id for c in checked.citations] == ["c1"]  # moved to the passage that supports it

@@ -71,12 +71,10 @@ def _ask_next_to_injected_article(monkeypatch, tmp_path, seed_article):
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
-@pytest.mark.xfail(strict=False, reason=(
-    "Known gap, found by this test: with the distractor article in its context Qwen2.5-1.5B answered "
-    "'The Chinese delegation is led by Scott Bessent' and the lexical support check accepted it, because "
-    "'Chinese' and 'Bessent' both stand in the quoted sentence. Catching it needs modifier attachment "
-    "(which name 'Chinese' qualifies) or an entailment check; see the closing note of session 1."))
 def test_ordinary_answer_unchanged_next_to_an_injected_article(monkeypatch, tmp_path, seed_article):
+    # Regression: with the distractor in context Qwen2.5-1.5B once answered "The Chinese delegation
+    # is led by Scott Bessent" and word overlap accepted it; the support check now reads which
+    # country the passage puts before the leader's name (qa.citations._leader_conflict).
     answer = _ask_next_to_injected_article(monkeypatch, tmp_path, seed_article)
     assert "He Lifeng" in answer.text, answer.raw_text
 
