@@ -118,7 +118,7 @@ def _refresh_search_cache(index: Index) -> None:
 def _flush(index: Index, batch: list[tuple[Article, list[Chunk]]], report: IngestReport, progress: Progress | None) -> None:
     if not batch:
         return
-    existing = {art.id: _stored_hashes(index, art.id) for art, _ in batch}
+    existing = _stored_hashes(index, [art.id for art, _ in batch])
     to_add: list[Chunk] = []
     to_delete: list[str] = []
     changed: list[Article] = []
@@ -157,9 +157,16 @@ def _flush(index: Index, batch: list[tuple[Article, list[Chunk]]], report: Inges
             progress("indexed", art)
 
 
-def _stored_hashes(index: Index, article_id: str) -> dict[str, str]:
-    res = index.call("Reading chunk ids", index.collection.get, where={"article_id": article_id}, include=["metadatas"])
-    return {i: (m or {}).get("article_hash", "") for i, m in zip(res["ids"], res.get("metadatas") or [])}
+def _stored_hashes(index: Index, article_ids: list[str]) -> dict[str, dict[str, str]]:
+    """article id -> {chunk id: article_hash it was written with}, in one read for the batch."""
+    out: dict[str, dict[str, str]] = {aid: {} for aid in article_ids}
+    where = {"article_id": article_ids[0]} if len(article_ids) == 1 else {"article_id": {"$in": list(dict.fromkeys(article_ids))}}
+    res = index.call("Reading chunk ids", index.collection.get, where=where, include=["metadatas"])
+    for cid, meta in zip(res["ids"], res.get("metadatas") or []):
+        meta = meta or {}
+        if meta.get("article_id") in out:
+            out[meta["article_id"]][cid] = meta.get("article_hash", "")
+    return out
 
 
 def delete(id_or_url: str, *, index: Index | None = None) -> int:
