@@ -54,13 +54,11 @@ fi
 
 if has llm; then
   head -n "$LLM_N" $RTQA/questions-test.jsonl > bench/work/questions-test-$LLM_N.jsonl
-  for m in qwen2.5-0.5b qwen2.5-1.5b; do
+  for m in ${LLM_MODELS:-qwen2.5-0.5b qwen2.5-1.5b}; do
     ev --questions bench/work/questions-test-$LLM_N.jsonl --answerer local --local-model $m \
        --unanswerable bench/unanswerable.jsonl --made-unanswerable ${LLM_MAX_MINUTES:+--max-minutes $LLM_MAX_MINUTES} \
        --json $R/answers-test$LLM_N-$m.json
   done
-  ev --questions bench/work/questions-test-$LLM_N.jsonl --answerer extractive \
-     --unanswerable bench/unanswerable.jsonl --made-unanswerable --json $R/answers-test$LLM_N-extractive.json
 fi
 
 if has baseline; then
