@@ -134,7 +134,7 @@ def stream(
         except Exception as exc:
             raise _llm_error(exc, answerer) from exc
         raw = "".join(parts)
-    checked = check(raw, passages)
+    checked = check(raw, passages, standalone)
     if checked.refused and checked.flagged and answerer.chat is not None and best:
         checked = _quote_instead(checked, standalone, best, passages, settings.refuse_threshold)
     if not checked.refused and checked.citations:
@@ -165,7 +165,7 @@ def _quote_instead(checked, question: str, best, passages, threshold: float):
     score, n, sentence = best[0]
     if score < threshold or uncovered_names(question, [sentence]):
         return checked
-    quoted = check(f"{sentence.strip().rstrip('.')} [{n}].", passages)
+    quoted = check(f"{sentence.strip().rstrip('.')} [{n}].", passages, question)
     if quoted.refused:
         return checked
     quoted.flagged = checked.flagged + quoted.flagged

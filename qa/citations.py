@@ -83,9 +83,13 @@ class Support:
         return self.score >= SUPPORT_THRESHOLD and not self.missing_keys
 
 
-def support(claim: str, passage_text: str) -> Support:
-    """How well the passage backs the claim, and its best sentence as the quote."""
-    terms = content_terms(claim)
+def support(claim: str, passage_text: str, premise: frozenset[str] = frozenset()) -> Support:
+    """How well the passage backs the claim, and its best sentence as the quote.
+
+    ``premise``: content terms the claim may take from the question without the passage
+    repeating them; coverage is measured on the rest (all of it when nothing is left).
+    """
+    terms = (content_terms(claim) - premise) or content_terms(claim)
     keys = key_terms(claim)
     lower_passage = passage_text.lower()
     passage_words = {w.lower() for w in _WORD.findall(passage_text)} | {
@@ -199,9 +203,15 @@ class Checked:
     total_markers: int
 
 
-def check(raw: str, passages: list[Passage]) -> Checked:
-    """Validate markers, verify support, add missing citations, renumber compactly."""
+def check(raw: str, passages: list[Passage], question: str = "") -> Checked:
+    """Validate markers, verify support, add missing citations, renumber compactly.
+
+    With the question, a sentence's words that only repeat it ("… are forging much closer
+    economic ties since the war began") are its premise: support is measured on what the
+    sentence adds (its answer), names and numbers still all required.
+    """
     raw = raw.strip()
+    premise = frozenset(content_terms(question)) if question else frozenset()
     total = invalid = 0
     for m in MARKER.finditer(raw):
         for n in re.split(r"\s*[,;]\s*", m.group(1)):
@@ -227,12 +237,12 @@ def check(raw: str, passages: list[Passage]) -> Checked:
             continue
         supported: list[tuple[int, Support]] = []
         for n in cited:
-            s = support(bare, passages[n - 1].text)
+            s = support(bare, passages[n - 1].text, premise)
             if s.ok:
                 supported.append((n, s))
         if not supported:
             # no (valid, supporting) marker: give it the passage that supports it best, if any does
-            best = max(((n, support(bare, p.text)) for n, p in enumerate(passages, 1)), key=lambda t: t[1].score, default=None)
+            best = max(((n, support(bare, p.text, premise)) for n, p in enumerate(passages, 1)), key=lambda t: t[1].score, default=None)
             if best and best[1].ok:
                 supported = [best]
         if not supported:

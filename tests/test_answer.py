@@ -188,6 +188,17 @@ def test_leader_with_the_right_country_is_cited(seed_article, claim):
     assert not checked.refused and not checked.flagged and checked.citations, checked
 
 
+def test_words_repeated_from_the_question_are_premise_not_claim(seed_article):
+    # the passage says none of "hosting", "round", "bargaining", "governments", "envoys": they
+    # are the question's words; what the answer adds (the city) is what must be supported
+    q = "Which city is hosting this week's round of bargaining between the two governments' envoys?"
+    right = "The city hosting this week's round of bargaining between the two governments' envoys is Madrid [1]."
+    wrong = right.replace("Madrid", "Lisbon")
+    assert check(right, _passages(seed_article)).refused  # measured on all its words: too little overlap
+    assert not check(right, _passages(seed_article), q).refused
+    assert check(wrong, _passages(seed_article), q).refused
+
+
 def test_claim_cited_to_wrong_passage_is_not_shown_as_cited_there(seed_article):
     checked = check("He Lifeng leads the Chinese delegation [2].", _passages(seed_article))
     assert [c.chunk_id for c in checked.citations] == ["c1"]  # moved to the passage that supports it
