@@ -18,7 +18,7 @@ import numpy as np
 from langchain_core.output_parsers import StrOutputParser
 
 from . import extractive
-from .citations import check, uncovered_names
+from .citations import check, content_terms, uncovered_names
 from .dates import parse_date, require_date
 from .errors import LLMUnavailable
 from .index import Index, get_index
@@ -163,8 +163,8 @@ def _quote_instead(checked, question: str, best, passages, threshold: float):
     than a refusal; the model's sentences stay in ``flagged``. Otherwise the refusal stands.
     """
     score, n, sentence = best[0]
-    if score < threshold or uncovered_names(question, [sentence]):
-        return checked
+    if score < threshold or uncovered_names(question, [sentence]) or not content_terms(sentence) - content_terms(question):
+        return checked  # not confident, misses a name the question asks about, or only repeats the question
     quoted = check(f"{sentence.strip().rstrip('.')} [{n}].", passages, question)
     if quoted.refused:
         return checked

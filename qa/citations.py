@@ -38,10 +38,25 @@ STOP = set(
 SUPPORT_THRESHOLD = 0.6
 
 
+# "Florida Gov. Ron DeSantis" is one sentence: no split after a title, month or initial.
+_ABBREV = re.compile(
+    r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|Gov|Sen|Rep|Gen|Lt|Col|Sgt|Capt|Adm|Maj|Rev|Hon|Pres|Supt|St|Jr|Sr|Inc|Corp|Co|"
+    r"Ltd|No|vs|Mt|Ft|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)|(?<![A-Za-z.])[A-Z])\.$"
+)
+
+
 def split_sentences(text: str) -> list[str]:
     parts = []
     for block in re.split(r"\n+", text.strip()):
-        parts.extend(s.strip() for s in _SENT_SPLIT.split(block) if s.strip())
+        merged: list[str] = []
+        for piece in (p.strip() for p in _SENT_SPLIT.split(block)):
+            if not piece:
+                continue
+            if merged and _ABBREV.search(merged[-1]):
+                merged[-1] = f"{merged[-1]} {piece}"
+            else:
+                merged.append(piece)
+        parts.extend(merged)
     return parts
 
 
@@ -83,18 +98,31 @@ class Support:
         return self.score >= SUPPORT_THRESHOLD and not self.missing_keys
 
 
-def support(claim: str, passage_text: str, premise: frozenset[str] = frozenset()) -> Support:
+def _numbers(words: list[str]) -> set[str]:
+    """Digit strings of the numbers among ``words``, also their whole part ("11.8" gives "118" and "11")."""
+    out = set()
+    for w in words:
+        if any(c.isdigit() for c in w):
+            out.add(re.sub(r"[^0-9]", "", w))
+            out.add(re.sub(r"[^0-9.]", "", w).split(".")[0])
+    return out - {""}
+
+
+def support(claim: str, passage_text: str, premise: frozenset[str] = frozenset(),
+            premise_keys: frozenset[str] = frozenset()) -> Support:
     """How well the passage backs the claim, and its best sentence as the quote.
 
     ``premise``: content terms the claim may take from the question without the passage
     repeating them; coverage is measured on the rest (all of it when nothing is left).
+    ``premise_keys``: the question's own words; names and numbers among them are not
+    required of the passage (the question's names are checked on their own, see
+    :func:`uncovered_names`).
     """
     terms = (content_terms(claim) - premise) or content_terms(claim)
-    keys = key_terms(claim)
+    keys = key_terms(claim) - premise_keys
     lower_passage = passage_text.lower()
-    passage_words = {w.lower() for w in _WORD.findall(passage_text)} | {
-        re.sub(r"[^0-9]", "", w) for w in _WORD.findall(passage_text) if any(c.isdigit() for c in w)
-    }
+    words = _WORD.findall(passage_text)
+    passage_words = {w.lower() for w in words} | _numbers(words)
     missing = {k for k in keys if k not in passage_words and k not in lower_passage}
     best = Support(0.0, "", missing)
     if not terms:
@@ -210,8 +238,9 @@ def check(raw: str, passages: list[Passage], question: str = "") -> Checked:
     economic ties since the war began") are its premise: support is measured on what the
     sentence adds (its answer), names and numbers still all required.
     """
-    raw = raw.strip()
+    raw = re.sub(r"(\d),\s+(\d{3})\b", r"\1,\2", raw.strip())  # "300, 000" as the model sometimes writes it
     premise = frozenset(content_terms(question)) if question else frozenset()
+    premise_keys = frozenset(w.lower() for w in _WORD.findall(question)) | frozenset(_numbers(_WORD.findall(question)))
     total = invalid = 0
     for m in MARKER.finditer(raw):
         for n in re.split(r"\s*[,;]\s*", m.group(1)):
@@ -237,12 +266,12 @@ def check(raw: str, passages: list[Passage], question: str = "") -> Checked:
             continue
         supported: list[tuple[int, Support]] = []
         for n in cited:
-            s = support(bare, passages[n - 1].text, premise)
+            s = support(bare, passages[n - 1].text, premise, premise_keys)
             if s.ok:
                 supported.append((n, s))
         if not supported:
             # no (valid, supporting) marker: give it the passage that supports it best, if any does
-            best = max(((n, support(bare, p.text, premise)) for n, p in enumerate(passages, 1)), key=lambda t: t[1].score, default=None)
+            best = max(((n, support(bare, p.text, premise, premise_keys)) for n, p in enumerate(passages, 1)), key=lambda t: t[1].score, default=None)
             if best and best[1].ok:
                 supported = [best]
         if not supported:
@@ -301,7 +330,7 @@ def uncovered_names(question: str, texts: list[str]) -> set[str]:
     """Names and numbers in the question that none of the texts mentions (aliases count)."""
     haystack = " ".join(texts).lower()
     words = {w.lower() for w in _WORD.findall(haystack)} | set(re.findall(r"[a-z0-9]+", haystack))
-    digits = {re.sub(r"[^0-9]", "", w) for w in words if any(c.isdigit() for c in w)}
+    digits = _numbers(list(words))
     missing = set()
     for key in key_terms(question):
         variants = next((group for group in _ALIASES if key in group), {key})
