@@ -291,3 +291,22 @@ def test_cli_json_and_sources(monkeypatch, seeded):
     assert out.returncode == 0 and "Sources:" in out.stdout and "[1]" in out.stdout
     bad = subprocess.run([sys.executable, "-m", "qa", "   "], capture_output=True, text=True, env=env, timeout=60)
     assert bad.returncode == 2 and "empty" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_sentences_do_not_split_after_titles_or_initials():
+    from qa.citations import split_sentences
+
+    text = "Florida Gov. Ron DeSantis claimed credit. He spoke on Jan. 5 in Tampa. George W. Bush did not."
+    assert split_sentences(text) == [
+        "Florida Gov. Ron DeSantis claimed credit.", "He spoke on Jan. 5 in Tampa.", "George W. Bush did not."
+    ]
+
+
+def test_numbers_as_models_write_them_are_matched():
+    passage = [Passage(chunk_id="c1", article_id="a1", title="Draft",
+                       text="Officials said 300,000 reservists could be called up. Seizures reached $11.8 million.")]
+    q = "How many reservists could be called up?"
+    checked = check("300, 000 reservists could be called up [1].", passage, q)
+    assert not checked.refused and "300,000" in checked.text
+    assert not check("Seizures reached more than $11 million [1].", passage).refused  # the whole part of 11.8
+    assert check("Seizures reached more than $12 million [1].", passage).refused
