@@ -289,3 +289,18 @@ def test_eval_baseline_runs_the_plain_recipe(tmp_path, eval_cache):
     assert s["n"] == 4 and s["hit@1"] == pytest.approx(1.0)
     assert all(len(row["passage_urls"]) == 4 for row in rows.values())
     assert s["accuracy"] is not None and s["citation_markers"] == 0
+
+
+def test_scaled_numbers_compare_equal():
+    assert M.normalize("$12.6 million") == M.normalize("$12,600,000") == "12600000"
+    assert M.is_correct("It sold for $12,600,000 [1].", False, 1, ["$12.6 million"], [])
+    assert not M.is_correct("It sold for $12,500,000 [1].", False, 1, ["$12.6 million"], [])
+
+
+def test_words_repeated_from_the_question_choose_nothing():
+    q = "Which two countries are forging much closer economic ties since the war in Ukraine began?"
+    choices = ["Russia and Ukraine", "Russia and China", "China and India", "US and UK"]
+    answer = "China and Russia are forging much closer economic ties since the war in Ukraine began [1]."
+    assert M.is_correct(answer, False, 1, ["Russia and China"], choices, q)
+    assert not M.is_correct(answer, False, 1, ["Russia and China"], choices)  # without the question: a tie
+    assert not M.is_correct("Russia and Ukraine are at war [1].", False, 1, ["Russia and China"], choices, q)

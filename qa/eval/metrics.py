@@ -34,10 +34,19 @@ def _is_punct_or_symbol(ch: str) -> bool:
     return unicodedata.category(ch)[0] in "PS"
 
 
+_SCALE = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
+
+
+def _scaled(m: re.Match) -> str:
+    value = float(m.group(1)) * _SCALE[m.group(2)]
+    return str(int(round(value)))
+
+
 def normalize(text: str) -> str:
     s = unicodedata.normalize("NFKC", text or "").casefold()
     s = s.replace("&", " and ")
     s = re.sub(r"(?<=\d),(?=\d{3}\b)", "", s)  # 1,000 -> 1000
+    s = re.sub(r"(\d+(?:\.\d+)?)\s*(thousand|million|billion|trillion)\b", _scaled, s)  # 12.6 million -> 12600000
     s = re.sub(r"(?<=[\w”\"])['’`]s\b", "", s)  # Biden's -> Biden
     s = re.sub(r"(?<=\w)['’`](?=\w)", "", s)  # don't -> dont
     s = re.sub(r"(?<=\w)\.(?=\w)", "", s)  # U.S. -> US. ; 5.9 -> 59 (both sides alike)
@@ -71,9 +80,13 @@ def _choice_set(choice: str) -> set[str]:
     return (toks - CONNECTIVES) or toks
 
 
-def choice_scores(answer_text: str, choices: list[str]) -> list[tuple[float, int]]:
-    """(coverage of the choice's own tokens, tokens matched) for each choice, from the first sentence."""
-    sent = set(tokens(first_sentence(answer_text)))
+def choice_scores(answer_text: str, choices: list[str], question: str = "") -> list[tuple[float, int]]:
+    """(coverage of the choice's own tokens, tokens matched) for each choice, from the first sentence.
+
+    Words the sentence only repeats from the question choose nothing: "China and Russia are
+    forging closer ties since the war in Ukraine began" names Russia and China, not Ukraine.
+    """
+    sent = set(tokens(first_sentence(answer_text))) - set(tokens(question))
     out = []
     for c in choices:
         cs = _choice_set(c)
@@ -82,12 +95,12 @@ def choice_scores(answer_text: str, choices: list[str]) -> list[tuple[float, int
     return out
 
 
-def choice_correct(answer_text: str, choices: list[str], gold: str) -> bool:
+def choice_correct(answer_text: str, choices: list[str], gold: str, question: str = "") -> bool:
     try:
         gi = [normalize(c) for c in choices].index(normalize(gold))
     except ValueError:
         return contains_answer(first_sentence(answer_text), gold)
-    scores = choice_scores(answer_text, choices)
+    scores = choice_scores(answer_text, choices, question)
     g = scores[gi][0]
     if g < COVERAGE:
         return False
@@ -116,14 +129,15 @@ def token_f1(answer_text: str, golds: list[str]) -> float:
     return best
 
 
-def is_correct(answer_text: str, refused: bool, n_citations: int, golds: list[str], choices: list[str]) -> bool:
+def is_correct(answer_text: str, refused: bool, n_citations: int, golds: list[str], choices: list[str],
+               question: str = "") -> bool:
     """The accuracy rule. Unanswerable (no golds): correct when refused with no citation."""
     if not golds:
         return refused and n_citations == 0
     if refused:
         return False
     if choices:
-        return any(choice_correct(answer_text, choices, g) for g in golds)
+        return any(choice_correct(answer_text, choices, g, question) for g in golds)
     return any(contains_answer(answer_text, g) for g in golds)
 
 

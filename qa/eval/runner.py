@@ -313,7 +313,7 @@ def _ask(system, q: Question, retrieval_only: bool, verbatim: bool) -> dict:
     rec.update({k: v for k, v in a.items() if k != "citations"})
     rec["citation_urls"] = [c["url"] for c in a["citations"]]
     rec["n_citations"] = n_cit
-    rec["correct"] = M.is_correct(a["text"], a["refused"], n_cit, q.answers, q.choices)
+    rec["correct"] = M.is_correct(a["text"], a["refused"], n_cit, q.answers, q.choices, q.question)
     rec["f1"] = 0.0 if a["refused"] or not q.answers else M.token_f1(a["text"], q.answers)
     if q.answers and not a["refused"] and n_cit:
         gold = {canonical_url(u) for u in q.gold_urls}
