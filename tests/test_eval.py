@@ -215,7 +215,7 @@ def test_normalize_squad_style():
     assert M.normalize("U.S. officials") == M.normalize("US officials")
     assert M.normalize("1,600 people") == "1600 people"
     assert M.normalize("60%") == "60"
-    assert M.normalize("$19 million") == "19 million"
+    assert M.normalize("$19 million") == "19000000"  # scaled, so "$19,000,000" matches
     assert M.normalize("Biden’s plan") == "biden plan"
     assert M.normalize("New Jersey & Oregon") == "new jersey and oregon"
     assert M.normalize("Ｆｕｌｌｗｉｄｔｈ") == "fullwidth"  # NFKC
@@ -304,3 +304,7 @@ def test_words_repeated_from_the_question_choose_nothing():
     assert M.is_correct(answer, False, 1, ["Russia and China"], choices, q)
     assert not M.is_correct(answer, False, 1, ["Russia and China"], choices)  # without the question: a tie
     assert not M.is_correct("Russia and Ukraine are at war [1].", False, 1, ["Russia and China"], choices, q)
+    ivy = "Which Ivy League university admitted sending wrong data?"
+    unis = ["Columbia University", "Cornell University", "Brown University", "Yale University"]
+    assert M.is_correct("Columbia [1]", False, 1, ["Columbia University"], unis, ivy)
+    assert not M.is_correct("Cornell [1]", False, 1, ["Columbia University"], unis, ivy)

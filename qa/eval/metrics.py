@@ -75,21 +75,24 @@ def contains_answer(answer_text: str, gold: str) -> bool:
     return f" {' '.join(g)} " in f" {' '.join(a)} "
 
 
-def _choice_set(choice: str) -> set[str]:
+def _choice_set(choice: str, question: set[str] = frozenset()) -> set[str]:
     toks = set(tokens(choice))
-    return (toks - CONNECTIVES) or toks
+    toks = (toks - CONNECTIVES) or toks
+    return (toks - question) or toks
 
 
 def choice_scores(answer_text: str, choices: list[str], question: str = "") -> list[tuple[float, int]]:
     """(coverage of the choice's own tokens, tokens matched) for each choice, from the first sentence.
 
-    Words the sentence only repeats from the question choose nothing: "China and Russia are
-    forging closer ties since the war in Ukraine began" names Russia and China, not Ukraine.
+    Words shared with the question choose nothing: "China and Russia are forging closer ties
+    since the war in Ukraine began" names Russia and China, not also "Russia and Ukraine"; and
+    "Columbia" answers "which Ivy League university" for the choice "Columbia University".
     """
-    sent = set(tokens(first_sentence(answer_text))) - set(tokens(question))
+    q = set(tokens(question))
+    sent = set(tokens(first_sentence(answer_text))) - q
     out = []
     for c in choices:
-        cs = _choice_set(c)
+        cs = _choice_set(c, q)
         got = len(cs & sent)
         out.append((got / len(cs) if cs else 0.0, got))
     return out
@@ -104,12 +107,13 @@ def choice_correct(answer_text: str, choices: list[str], gold: str, question: st
     g = scores[gi][0]
     if g < COVERAGE:
         return False
-    gold_set = _choice_set(choices[gi])
+    q = set(tokens(question))
+    gold_set = _choice_set(choices[gi], q)
     for i, (cov, _) in enumerate(scores):
         if i == gi or cov < g:
             continue
         # a tie is only won against a choice the gold choice contains ("Finland" in "Sweden and Finland")
-        if cov == g and _choice_set(choices[i]) < gold_set:
+        if cov == g and _choice_set(choices[i], q) < gold_set:
             continue
         return False
     return True
