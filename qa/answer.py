@@ -138,8 +138,9 @@ def stream(
     if checked.refused and checked.flagged and answerer.chat is not None and best:
         checked = _quote_instead(checked, standalone, best, passages, settings.refuse_threshold)
     if not checked.refused and checked.citations:
-        # an answer about something else: the question names what no cited passage mentions
-        missing = uncovered_names(standalone, [c.passage for c in checked.citations])
+        # an answer about something else: the question names what no retrieved passage mentions
+        # (all retrieved passages count: US news rarely writes "US" in the very sentence cited)
+        missing = uncovered_names(standalone, [p.text for p in passages])
         if missing:
             checked.flagged = checked.flagged + [checked.text]
             checked.text, checked.citations, checked.refused = REFUSAL, [], True

@@ -327,13 +327,16 @@ _ALIASES = [
 
 
 def uncovered_names(question: str, texts: list[str]) -> set[str]:
-    """Names and numbers in the question that none of the texts mentions (aliases count)."""
+    """Names and numbers in the question that none of the texts mentions (aliases and word forms count:
+    "Russians" is covered by "Russian")."""
     haystack = " ".join(texts).lower()
     words = {w.lower() for w in _WORD.findall(haystack)} | set(re.findall(r"[a-z0-9]+", haystack))
+    stems = {_stem(w) for w in words}
     digits = _numbers(list(words))
     missing = set()
     for key in key_terms(question):
         variants = next((group for group in _ALIASES if key in group), {key})
-        if not any(v in words or v in digits or (not v.isalnum() and v in haystack) for v in variants):
+        if not any(v in words or v in digits or _stem(v) in stems or (not v.isalnum() and v in haystack)
+                   for v in variants):
             missing.add(key)
     return missing
