@@ -124,6 +124,7 @@ def run(args) -> int:
     out = Console()
     t_start = time.time()
     load_start = os.getloadavg()[0]
+    _GIT_AT_START.update(_git())  # the code this process loaded, not what HEAD is when it finishes
     from qa.embeddings import DEFAULT_MODEL
 
     from .cache import CachedEmbeddings, EmbeddingCache
@@ -355,6 +356,9 @@ def _running(results: list[dict]) -> str:
     return "  ".join(parts)
 
 
+_GIT_AT_START: dict = {}
+
+
 def _git() -> dict:
     """Which code produced the numbers (chunking and retrieval change under the benchmark)."""
     import subprocess
@@ -426,7 +430,7 @@ def summarize(results, cfg, build, emb_stats, embed_rate, made_info, answerer=No
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "made_unanswerable": made_info or None,
         "settings": {**cfg, "answerer_ran": answerer.name if answerer else None,
-                     "model": answerer.model if answerer else None, "cpu_count": os.cpu_count(), "git": _git(),
+                     "model": answerer.model if answerer else None, "cpu_count": os.cpu_count(), "git": dict(_GIT_AT_START) or _git(),
                      "date": dt.date.today().isoformat()},
     }
     return s
