@@ -130,7 +130,9 @@ class OnnxSentenceEmbeddings(Embeddings):
         feed = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._input_names:
             feed["token_type_ids"] = np.zeros_like(ids)
-        hidden = self._session.run(None, feed)[0]
+        # the token embeddings, wherever the graph puts them (paraphrase-MiniLM-L3-v2's ONNX
+        # returns the input ids first)
+        hidden = next(o for o in self._session.run(None, feed) if o.ndim == 3 and o.dtype == np.float32)
         m = mask[..., None].astype(np.float32)
         pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)

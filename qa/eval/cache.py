@@ -137,22 +137,6 @@ class CachedEmbeddings(OnnxSentenceEmbeddings):
             self.hits += len(texts) - len(missing)
         return np.vstack([found[k] for k in keys]).astype(np.float32)
 
-    def _forward(self, batch: list[str]) -> np.ndarray:
-        """As the parent, but pools the token-embedding output wherever the graph puts it:
-        paraphrase-MiniLM-L3-v2's ONNX returns the input ids first (the parent takes output 0)."""
-        enc = self._tokenizer.encode_batch(batch)
-        ids = np.array([e.ids for e in enc], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
-        feed = {"input_ids": ids, "attention_mask": mask}
-        if "token_type_ids" in self._input_names:
-            feed["token_type_ids"] = np.zeros_like(ids)
-        outs = self._session.run(None, feed)
-        hidden = next(o for o in outs if o.ndim == 3 and o.dtype == np.float32)
-        m = mask[..., None].astype(np.float32)
-        pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
-
     def raw_embed(self, texts: list[str]) -> np.ndarray:
         """The model with no cache (to measure its own throughput)."""
         return super().embed(list(texts))
