@@ -1,5 +1,6 @@
 # Two commands on a fresh machine: `make run` (install + start the web chat)
-# and `make test` (install + run the test suite). See README.md.
+# and `make install-test && .venv/bin/python -m pytest -q` (install + run the tests; `make test`
+# is the same). See README.md.
 .PHONY: install install-test run test bench
 
 install:
