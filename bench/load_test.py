@@ -26,15 +26,12 @@ import json
 import os
 import queue
 import resource
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -183,40 +180,15 @@ def run_inproc(args, tmp: Path, phases: list[str]) -> list[dict]:
     return results
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run_app(args, tmp: Path) -> dict:
     from gradio_client import Client, handle_file
 
-    data = tmp / "app-data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QA_", "GRADIO_", "OPENAI_"))}
-    env.update(QA_DATA_DIR=str(data), QA_LLM=args.answerer, QA_LOAD_SAMPLES="false", QA_HOST="127.0.0.1",
-               PYTHONUNBUFFERED="1")
-    if args.local_model:
-        env["QA_LOCAL_MODEL"] = args.local_model
-    subprocess.run([sys.executable, "-c", "import sys, ingest; assert ingest.add([sys.argv[1]]).indexed", str(SEED)],
-                   env=env, cwd=ROOT, check=True, timeout=600)
-    port = free_port()
-    env["GRADIO_SERVER_PORT"] = str(port)
-    log = tmp / "app.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"app.py did not start:\n{log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.5)
+    from tests.app_process import app_env, prefill, running_app
+
+    env = app_env(tmp / "app-data", QA_LLM=args.answerer,
+                  **({"QA_LOCAL_MODEL": args.local_model} if args.local_model else {}))
+    prefill(env, SEED)
+    with running_app(env, tmp / "app.log") as url:
         path, n_art, n_chunks = subset(tmp, args.ingest_chunks)
         box: dict = {}
 
@@ -242,12 +214,6 @@ def run_app(args, tmp: Path) -> dict:
         info = {"answerer": args.answerer, "threads": args.threads, "via": "gradio_client /respond",
                 "upload": {"articles": n_art, "chunks": n_chunks, **box}}
         return summarize(f"app-{args.answerer}", rows, wall, info)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def main() -> None:

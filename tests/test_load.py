@@ -16,11 +16,7 @@ p50/p95 latencies are printed (``pytest -s`` shows them).
 from __future__ import annotations
 
 import json
-import os
-import signal
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -33,10 +29,9 @@ from ingest.chunking import chunk_article
 from ingest.loaders import load
 from qa.index import get_index, reset_index
 from qa.settings import get_settings, reset_settings
-from tests.chroma_server import free_port
+from tests.app_process import app_env, prefill, running_app
 from tests.conftest import REALTIMEQA, SEED_ARTICLE
 
-ROOT = Path(__file__).resolve().parents[1]
 N = 8
 INGEST_CHUNKS = 80  # ingested during the asks: two flushes, three embedding batches
 QUESTIONS = [  # (question, text the answer must contain), from the seed article
@@ -221,47 +216,13 @@ def test_eight_asks_local_model_serialised_by_its_lock(monkeypatch, seed_article
 
 # --- 3. the web app, 8 sessions + an upload -------------------------------------------------
 
-def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 240) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"app.py exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"app.py did not answer on {url} in {timeout:.0f} s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture
 def app_url(tmp_path):
-    data = tmp_path / "app-data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QA_", "GRADIO_", "OPENAI_"))}
-    env.update(QA_DATA_DIR=str(data), QA_LLM="extractive", QA_LOAD_SAMPLES="false", QA_HOST="127.0.0.1",
-               PYTHONUNBUFFERED="1")
-    subprocess.run([sys.executable, "-c", "import sys, ingest; assert ingest.add([sys.argv[1]]).indexed",
-                    str(SEED_ARTICLE)], env=env, cwd=ROOT, check=True, timeout=300)
-    port = free_port()
-    env["GRADIO_SERVER_PORT"] = str(port)
+    env = app_env(tmp_path / "app-data")
+    prefill(env, SEED_ARTICLE)
     log = tmp_path / "app.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        _wait_http(url, proc, log)
+    with running_app(env, log) as url:
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     assert "Traceback" not in log.read_text(errors="replace"), log.read_text(errors="replace")[-3000:]
 
 
