@@ -23,24 +23,18 @@ from qa.dates import UNDATED  # noqa: E402
 from qa.eval import metrics as M  # noqa: E402
 from qa.eval.data import load_questions  # noqa: E402
 from qa.index import Index  # noqa: E402
-from qa.retrieve import Filters, Fusion, _dense, fuse  # noqa: E402
+from qa.retrieve import Filters, Fusion, fuse, gather  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 
 
 def candidates(index: Index, q, pool: int) -> dict:
-    """The question's dense and BM25 candidates exactly as ``qa.retrieve`` gathers them."""
-    f = Filters(as_of=q.date)
-    dense = _dense(q.question, index, pool, f)
-    bm = index.bm25()
-    hits = [cid for cid, _ in bm.search(q.question, pool, bm.mask(None, f.max_days, None, undated_ok=True))]
-    rows = {cid: (doc, m) for cid, doc, m in dense}
-    for item in index.get([cid for cid in hits if cid not in rows]):
-        rows[item.id] = (item.document, item.metadata)
+    """The question's candidates exactly as ``qa.retrieve`` gathers them (as JSON, for ``--cache``)."""
+    c = gather(q.question, index, filters=Filters(as_of=q.date), candidates=pool)
     meta = {cid: {"url": m.get("url", ""), "article_id": m.get("article_id", cid),
-                  "published_days": int(m.get("published_days", UNDATED)), "_text": doc[int(m.get("text_offset", 0)):]}
-            for cid, (doc, m) in rows.items()}
-    return {"question": q.question, "ref": bm.newest(f.max_days), "gold": q.gold_urls,
-            "dense": [cid for cid, _, _ in dense], "bm25": [cid for cid in hits if cid in meta], "meta": meta}
+                  "published_days": int(m.get("published_days", UNDATED)), "_text": m["_text"]}
+            for cid, m in c.meta.items()}
+    return {"question": q.question, "ref": c.ref_days, "gold": q.gold_urls, "dense": c.dense, "bm25": c.bm25,
+            "meta": meta}
 
 
 def evaluate(cands: list[dict], depth: int = 100, **kw) -> dict:

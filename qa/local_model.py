@@ -162,9 +162,9 @@ class LoadedModel:
         self.spec = spec_for(key)
         self.path = path
         self.lock = threading.Lock()
+        threads = threads or (os.cpu_count() or 1)
         self.llama = Llama(
-            model_path=str(path), n_ctx=n_ctx, n_threads=threads or (os.cpu_count() or 1),
-            n_threads_batch=threads or (os.cpu_count() or 1), n_batch=512, verbose=False,
+            model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=512, verbose=False,
         )
 
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, replace
 
 from .dates import UNDATED, to_days
-from .index import Index
+from .index import Index, Stored
 from .types import Passage
 
 _TIME_WORDS = re.compile(
@@ -81,11 +81,11 @@ class Fusion:
     an archive asked about today still favours its own latest week.
     """
 
-    rrf_k: float = 10.0
-    dense_weight: float = 0.5
+    rrf_k: float  # the values come from Settings (QA_RRF_K, …): one place for the defaults
+    dense_weight: float
+    recency_weight: float
+    recency_tau_days: float
     bm25_weight: float = 1.0
-    recency_weight: float = 4.0
-    recency_tau_days: float = 30.0
     per_article: int = 2
 
     @classmethod
@@ -144,38 +144,49 @@ def retrieve(
 ) -> list[Passage]:
     """Top-k passages for the question; ``mode`` is hybrid, dense or bm25 (the last two for bench/)."""
     filters = filters or Filters()
-    fusion = fusion or Fusion()
+    fusion = fusion or Fusion.from_settings(index.settings)
     if recency_tau_days is not None:
         fusion = replace(fusion, recency_tau_days=recency_tau_days)
     if index.count() == 0:
         return []
-    docs: dict[str, str] = {}
+    cands = gather(question, index, filters=filters, candidates=candidates, mode=mode)
+    chosen = fuse(question, cands.dense, cands.bm25, cands.meta, cands.ref_days, fusion, k)
+    return [_passage(cid, cands.meta[cid], score, cands.dense, cands.bm25) for score, cid in chosen]
+
+
+@dataclass
+class Candidates:
+    """What fusion ranks: each retriever's chunk ids, best first, and every candidate's metadata."""
+
+    dense: list[str]
+    bm25: list[str]
+    meta: dict[str, dict]  # chunk id -> its metadata, plus "_text": the passage without its header
+    ref_days: int | None  # the recency prior's "now": the newest article the question can see
+
+
+def gather(question: str, index: Index, *, filters: Filters, candidates: int, mode: str = "hybrid") -> Candidates:
     meta: dict[str, dict] = {}
     dense_ids: list[str] = []
     bm25_ids: list[str] = []
     bm = index.bm25() if mode in ("hybrid", "bm25") or filters.as_of else None
     if mode in ("hybrid", "dense"):
-        for cid, doc, m in _dense(question, index, candidates, filters):
-            dense_ids.append(cid)
-            docs[cid], meta[cid] = doc, m
+        for item in _dense(question, index, candidates, filters):
+            dense_ids.append(item.id)
+            meta[item.id] = {**item.metadata, "_text": item.text}
     if mode in ("hybrid", "bm25"):
         mask = bm.mask(filters.min_days, filters.max_days, filters.sources, undated_ok=filters.until is None)
         bm25_ids = [cid for cid, _ in bm.search(question, candidates, mask)]
         for item in index.get([cid for cid in bm25_ids if cid not in meta]):
-            docs[item.id], meta[item.id] = item.document, item.metadata
+            meta[item.id] = {**item.metadata, "_text": item.text}
         bm25_ids = [cid for cid in bm25_ids if cid in meta]
-    for cid, m in meta.items():
-        m["_text"] = docs[cid][int(m.get("text_offset", 0)) :]
     ref_days = bm.newest(filters.max_days) if bm is not None and filters.as_of else None
-    chosen = fuse(question, dense_ids, bm25_ids, meta, ref_days, fusion, k)
-    return [_passage(cid, docs[cid], meta[cid], score, dense_ids, bm25_ids) for score, cid in chosen]
+    return Candidates(dense_ids, bm25_ids, meta, ref_days)
 
 
-def _passage(cid: str, doc: str, meta: dict, score: float, dense: list[str], bm25: list[str]) -> Passage:
+def _passage(cid: str, meta: dict, score: float, dense: list[str], bm25: list[str]) -> Passage:
     return Passage(
         chunk_id=cid, article_id=meta.get("article_id", cid), title=meta.get("title", ""), url=meta.get("url", ""),
-        source=meta.get("source", ""), published=meta.get("published", ""),
-        text=doc[int(meta.get("text_offset", 0)) :], score=score,
+        source=meta.get("source", ""), published=meta.get("published", ""), text=meta["_text"], score=score,
         dense_rank=dense.index(cid) if cid in dense else None, bm25_rank=bm25.index(cid) if cid in bm25 else None,
     )
 
@@ -194,8 +205,12 @@ def _dense(question: str, index: Index, n: int, filters: Filters):
     where = filters.chroma_where()
     if where is not None:
         res = index.call("Searching the index", col.query, query_embeddings=vec, n_results=3 * n, include=include)
-        rows = [r for r in zip(res["ids"][0], res["documents"][0], res["metadatas"][0]) if filters.passes(r[2])]
+        rows = [item for item in _stored(res) if filters.passes(item.metadata)]
         if len(rows) >= n or len(res["ids"][0]) < 3 * n:
             return rows[:n]
     res = index.call("Searching the index", col.query, query_embeddings=vec, n_results=n, where=where, include=include)
-    return list(zip(res["ids"][0], res["documents"][0], res["metadatas"][0]))
+    return _stored(res)
+
+
+def _stored(res: dict) -> list[Stored]:
+    return [Stored(i, d or "", m or {}) for i, d, m in zip(res["ids"][0], res["documents"][0], res["metadatas"][0])]
