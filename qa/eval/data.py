@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.urls import canonical_url
 from qa.dates import parse_date
 
 
@@ -52,7 +53,8 @@ def load_questions(path: Path | str, kind: str = "main") -> list[Question]:
                 answers=[str(a) for a in (ans or []) if str(a).strip()],
                 date=parse_date(rec.get("date") or rec.get("as_of")),
                 choices=[str(c) for c in rec.get("choices") or []],
-                gold_urls=[str(u) for u in rec.get("gold_urls") or []],
+                # canonical, as ingest stores article ids: "…/story/index.html" is "…/story"
+                gold_urls=[canonical_url(str(u)) for u in rec.get("gold_urls") or []],
                 kind=kind,
             )
         )
@@ -67,9 +69,7 @@ def select_articles(records: list[dict], questions: list[Question], max_articles
     (all of them when ``max_articles`` is None). File order is kept."""
     if max_articles is None:
         return list(records)
-    from ingest.urls import canonical_url
-
-    gold = {canonical_url(u) for q in questions for u in q.gold_urls}
+    gold = {u for q in questions for u in q.gold_urls}  # canonical since load_questions
     out, others = [], 0
     for rec in records:
         url = canonical_url(str(rec.get("url") or ""))

@@ -142,8 +142,7 @@ def run(args) -> int:
                 q.answers = []
     records = read_jsonl(args.articles)
     selected = select_articles(records, questions, args.max_articles)
-    missing_gold = sorted({canonical_url(u) for q in questions for u in q.gold_urls}
-                          - {canonical_url(str(r.get("url"))) for r in selected})
+    missing_gold = sorted({u for q in questions for u in q.gold_urls} - {canonical_url(str(r.get("url"))) for r in selected})
     if missing_gold:
         con.print(f"[yellow]warning:[/yellow] {len(missing_gold)} gold URLs are not in {args.articles}")
 
@@ -317,7 +316,7 @@ def _ask(system, q: Question, retrieval_only: bool, verbatim: bool) -> dict:
     rec["correct"] = M.is_correct(a["text"], a["refused"], n_cit, q.answers, q.choices, q.question)
     rec["f1"] = 0.0 if a["refused"] or not q.answers else M.token_f1(a["text"], q.answers)
     if q.answers and not a["refused"] and n_cit:
-        gold = {canonical_url(u) for u in q.gold_urls}
+        gold = set(q.gold_urls)
         rec["citation_gold"] = any(
             canonical_url(c["url"]) in gold or any(M.text_contains(M.padded_norm(c["passage"]), g) for g in q.answers)
             for c in a["citations"]
@@ -329,7 +328,7 @@ def _ask(system, q: Question, retrieval_only: bool, verbatim: bool) -> dict:
 
 def _made_unanswerable(questions: list[Question], selected: list[dict]) -> tuple[list[Question], dict]:
     """The questions again, with their gold articles gone, kept only where no remaining article holds the answer."""
-    gold = {canonical_url(u) for q in questions for u in q.gold_urls}
+    gold = {u for q in questions for u in q.gold_urls}
     remaining = [M.padded_norm(f"{r.get('title', '')}\n{r.get('text', '')}") for r in selected
                  if canonical_url(str(r.get("url"))) not in gold]
     made = []
