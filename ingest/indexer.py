@@ -160,7 +160,7 @@ def _flush(index: Index, batch: list[tuple[Article, list[Chunk]]], report: Inges
 def _stored_hashes(index: Index, article_ids: list[str]) -> dict[str, dict[str, str]]:
     """article id -> {chunk id: article_hash it was written with}, in one read for the batch."""
     out: dict[str, dict[str, str]] = {aid: {} for aid in article_ids}
-    where = {"article_id": article_ids[0]} if len(article_ids) == 1 else {"article_id": {"$in": list(dict.fromkeys(article_ids))}}
+    where = {"article_id": {"$in": list(out)}}
     res = index.call("Reading chunk ids", index.collection.get, where=where, include=["metadatas"])
     for cid, meta in zip(res["ids"], res.get("metadatas") or []):
         meta = meta or {}

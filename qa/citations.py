@@ -212,7 +212,7 @@ def _alias_near(key: str, others: set[str], quote: str, window: int = 4) -> bool
     the same sentence does not back "He Lifeng leads the American delegation", because
     "US" is far from "Lifeng" there (and "Chinese" is next to it).
     """
-    group = next((g for g in _ALIASES if key in g), None)
+    group = _country(key)
     if not group or not others:
         return False
     tokens = [re.sub(r"['’]s$", "", w).lower() for w in _WORD.findall(quote)]
@@ -335,7 +335,7 @@ def uncovered_names(question: str, texts: list[str]) -> set[str]:
     digits = _numbers(list(words))
     missing = set()
     for key in key_terms(question):
-        variants = next((group for group in _ALIASES if key in group), {key})
+        variants = _country(key) or {key}
         if not any(v in words or v in digits or _stem(v) in stems or (not v.isalnum() and v in haystack)
                    for v in variants):
             missing.add(key)
