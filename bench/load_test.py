@@ -199,19 +199,16 @@ def run_app(args, tmp: Path) -> dict:
             box.update(seconds=round(time.perf_counter() - t0, 2), indexed="qa-ingest-indexed" in html)
 
         def ask_one(qi):
-            chat, _ = Client(url, verbose=False).submit(QUESTIONS[qi][0], [], [], "", "", "", api_name="/respond"
-                                                        ).result(timeout=1800)
-            content = chat[-1]["content"]
-            html = " ".join(p.get("text", "") for p in content) if isinstance(content, list) else str(content)
-            if 'class="qa-answer' not in html:
-                raise RuntimeError(f"no answer in the chat: {html[:200]}")
-            return html, "qa-refused" in html, {}
+            answer = Client(url, verbose=False).submit(QUESTIONS[qi][0], api_name="/ask").result(timeout=1800)
+            if not isinstance(answer, dict) or "text" not in answer:
+                raise RuntimeError(f"no answer: {str(answer)[:200]}")
+            return answer["text"], answer["refused"], {}
 
         up = threading.Thread(target=uploader, daemon=True)
         up.start()
         rows, wall = drain(args.threads, args.requests, ask_one)
         up.join()
-        info = {"answerer": args.answerer, "threads": args.threads, "via": "gradio_client /respond",
+        info = {"answerer": args.answerer, "threads": args.threads, "via": "gradio_client /ask",
                 "upload": {"articles": n_art, "chunks": n_chunks, **box}}
         return summarize(f"app-{args.answerer}", rows, wall, info)
 

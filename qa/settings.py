@@ -75,6 +75,23 @@ class Settings(BaseSettings):
     # the model itself still answers one at a time (its lock)
     chat_concurrency: int = Field(default=4, ge=1)
     load_samples: bool = True  # index the sample articles when the store is empty
+    # Host names the web server answers to besides loopback names and QA_HOST (comma-separated;
+    # "*" turns the check off). A foreign Host/Origin is refused: DNS rebinding.
+    trusted_hosts: str = ""
+    allow_open: bool = False  # start beyond loopback without QA_AUTH (a loud warning instead of a refusal)
+    login_max_failures: int = Field(default=5, ge=1)  # failed logins per client and window, then 429
+    login_window_s: float = 300.0
+    temp_max_age_h: float = 24.0  # uploads and Gradio temp files older than this are deleted
+    temp_max_mb: int = 500  # and the oldest go first when both folders together exceed this
+    temp_prune_interval_s: float = 600.0
+    # --- HTTP API (web/api.py) ---
+    api_key: str | None = None  # QA_API_KEY: bearer key; required when listening beyond loopback
+    api_ingest: bool = False  # POST /api/ingest is off unless QA_API_INGEST=true
+    api_max_body_bytes: int = 2_000_000
+    api_rate_per_min: int = Field(default=120, ge=1)  # requests per client and minute
+    api_queue_timeout_s: float = 120.0  # wait for a free answering slot, then 503
+    api_max_messages: int = 64
+    api_port: int = 8000  # `python -m web.api` alone; `python app.py` serves the API on the chat's port
 
     @property
     def chroma_dir(self) -> Path:

@@ -1,4 +1,4 @@
-"""Run ``python app.py`` as a real process on a free loopback port (tests, screenshots, load)."""
+"""Run ``python app.py`` (chat + API) or ``python -m web.api`` (API alone) as a real process on a free loopback port."""
 
 from __future__ import annotations
 
@@ -40,27 +40,39 @@ def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 300)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"app.py exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
+            raise RuntimeError(f"the server exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
         try:
             with urllib.request.urlopen(url, timeout=2) as resp:
                 if resp.status == 200:
                     return
         except OSError:
             time.sleep(0.5)
-    raise RuntimeError(f"app.py did not answer on {url} in {timeout:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
+    raise RuntimeError(f"the server did not answer on {url} in {timeout:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
 
 
 @contextmanager
 def running_app(env: dict, log: Path) -> Iterator[str]:
     """Start app.py with ``env``, yield its URL once it answers, stop its whole process group."""
     port = free_port()
-    env = dict(env, GRADIO_SERVER_PORT=str(port))
+    with _running([sys.executable, "app.py"], dict(env, GRADIO_SERVER_PORT=str(port)), log, port, "") as url:
+        yield url
+
+
+@contextmanager
+def running_api(env: dict, log: Path) -> Iterator[str]:
+    """Start ``python -m web.api`` (the HTTP API without the chat) and yield its URL."""
+    port = free_port()
+    with _running([sys.executable, "-m", "web.api"], dict(env, QA_API_PORT=str(port)), log, port, "docs") as url:
+        yield url
+
+
+@contextmanager
+def _running(cmd: list[str], env: dict, log: Path, port: int, ready_path: str) -> Iterator[str]:
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
     try:
-        wait_http(url, proc, log)
+        wait_http(url + ready_path, proc, log)
         yield url
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

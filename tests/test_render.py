@@ -1,4 +1,4 @@
-"""qa.render: the chat's HTML escapes article/model text and links only http(s) urls."""
+"""web.render: the chat's HTML escapes article/model text and links only http(s) urls."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import lxml.html
 import pytest
 from markdown_it import MarkdownIt
 
-from qa import render
+from web import render
 from qa.types import Answer, Citation, Evidence, Passage
 
 EVIL_TITLE = '<script>alert("t")</script> [click me](javascript:alert(1)) **bold**'

@@ -1,4 +1,4 @@
-"""Answers, evidence and index facts as safe HTML for the web chat (``app.py``).
+"""Answers, evidence and index facts as safe HTML for the web chat (``web.chat``).
 
 Everything that comes from an article or a model is escaped: ``html.escape``
 first, then the characters Markdown, GFM autolinks and LaTeX react to become
@@ -21,8 +21,8 @@ import re
 from typing import Iterable
 from urllib.parse import urlsplit
 
-from .citations import MARKER
-from .types import Answer, Citation, Evidence
+from qa.citations import MARKER
+from qa.types import Answer, Citation, Evidence
 
 # After html.escape, the characters that Markdown (and GFM extensions, KaTeX
 # delimiters) give meaning to become character references too. html.escape's own
@@ -263,7 +263,63 @@ def render_evidence(ev: Evidence, question: str | None = None) -> str:
     asked = _WS.sub(" ", question or "").strip()
     if asked and ev.standalone_question and ev.standalone_question.strip() != asked:
         rewrite = f'<div class="qa-rewrite">Follow-up read as: “{esc(ev.standalone_question)}”</div>'
-    return f'<div class="qa-evidence">{found}{rewrite}</div>'
+    return f'<div class="qa-evidence">{found}{rewrite}{evidence_sentences(ev)}</div>'
+
+
+MAX_EVIDENCE_SENTENCES = 6
+
+
+def _sentence_rows(ev: Evidence) -> list[tuple[int, str, object, int | None]]:
+    """(n, text, answer span, 1-based passage) for each evidence sentence.
+
+    The numbered ``Evidence.sentences`` when the core provides them; otherwise
+    ``best_sentences``, attributed to the first passage that contains them, so
+    a reader still sees where each one comes from.
+    """
+    rows: list[tuple[int, str, object, int | None]] = []
+    sentences = getattr(ev, "sentences", None)
+    if sentences:
+        for i, s in enumerate(sentences, 1):
+            get = s.get if isinstance(s, dict) else (lambda k, d=None, s=s: getattr(s, k, d))
+            rows.append((int(get("n", i) or i), str(get("text", "") or ""), get("answer_span"), get("passage")))
+        return rows
+    flat = [_WS.sub(" ", p.text or "") for p in ev.passages]
+    for i, text in enumerate(ev.best_sentences or [], 1):
+        want = _WS.sub(" ", text or "").strip()
+        where = next((j for j, body in enumerate(flat, 1) if want and want in body), None)
+        rows.append((i, text, None, where))
+    return rows
+
+
+def _marked(text: str, span: object) -> str:
+    """The sentence escaped, with the answer span (character range or substring) in <mark>."""
+    start = end = -1
+    if isinstance(span, (tuple, list)) and len(span) == 2 and all(isinstance(x, int) for x in span):
+        start, end = span
+    elif isinstance(span, str) and span.strip():
+        start = text.find(span.strip())
+        end = start + len(span.strip()) if start >= 0 else -1
+    if 0 <= start < end <= len(text):
+        return f'{esc(text[:start])}<mark class="qa-span">{esc(text[start:end])}</mark>{esc(text[end:])}'
+    return esc(text)
+
+
+def evidence_sentences(ev: Evidence) -> str:
+    """The evidence sentences, numbered, each with the article it comes from: shown before the answer."""
+    rows = [r for r in _sentence_rows(ev) if _WS.sub("", r[1])][:MAX_EVIDENCE_SENTENCES]
+    if not rows:
+        return ""
+    items = []
+    for n, text, span, where in rows:
+        src = ""
+        if isinstance(where, int) and 1 <= where <= len(ev.passages):
+            p = ev.passages[where - 1]
+            meta = " · ".join(esc(x) for x in (p.source, date_label(p.published)) if x)
+            src = (f' <span class="qa-ev-src">— {link(p.url, p.title or "(untitled)")}'
+                   f'{" · " + meta if meta else ""}</span>')
+        items.append(f'<li class="qa-ev" data-n="{int(n)}"><span class="qa-ev-n">{int(n)}</span> '
+                     f'<span class="qa-ev-text">{_marked(text, span)}</span>{src}</li>')
+    return '<ol class="qa-ev-list">' + "".join(items) + "</ol>"
 
 
 def render_streaming(evidence_html: str, text: str, done: bool = False) -> str:
@@ -347,6 +403,12 @@ CSS = """
 .qa-evidence { color: var(--body-text-color-subdued); font-size: 0.92em; }
 .qa-evidence cite { font-style: normal; font-weight: 600; }
 .qa-raw { margin-top: .4em; }
+.qa-ev-list { list-style: none; padding-left: 0; margin: .35em 0 0; }
+.qa-ev { margin: .2em 0; padding-left: .5em; border-left: 3px solid var(--border-color-primary, #d4d4d8); }
+.qa-ev-n { font-weight: 700; color: var(--color-accent, #4f46e5); margin-right: .2em; }
+.qa-ev-text { color: var(--body-text-color, inherit); }
+.qa-ev-src { font-size: .9em; }
+mark.qa-span { background: #fde68a; color: inherit; padding: 0 .1em; border-radius: .2em; }
 .qa-cursor { animation: qa-blink 1s steps(1) infinite; }
 @keyframes qa-blink { 50% { opacity: 0; } }
 .qa-cites { white-space: nowrap; }
