@@ -43,6 +43,25 @@ def normalize_text(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.split("\n"))
 
 
+def one_line(text: str, limit: int | None = None) -> str:
+    """A label fit for a chunk header or a prompt line: one line, no control or format
+    characters (bidi overrides, zero-width marks), single spaces, at most ``limit`` characters
+    (cut at a word boundary and marked with an ellipsis)."""
+    text = " ".join(normalize_text(text).split())
+    if limit is None or len(text) <= limit:
+        return text
+    cut = text[: max(1, limit - 1)]
+    if " " in cut[limit // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip() + "…"
+
+
+def headline(text: str, limit: int = 200) -> str:
+    """A title made from the start of the text, for sources that give none."""
+    first = next((line for line in text.split("\n") if line.strip()), "")
+    return one_line(first[: limit * 4], limit)
+
+
 def _key(line: str) -> str:
     return re.sub(r"\s+", " ", _CREDIT.sub("", line)).strip().casefold()
 

@@ -17,6 +17,7 @@ from typing import Callable, Iterable
 from qa.index import Index, get_index
 
 from .chunking import chunk_article
+from .fetch import Fetcher
 from .loaders import LoadFailure, load
 from .models import Article, Chunk
 from .urls import canonical_url
@@ -50,17 +51,24 @@ class IngestReport:
 Progress = Callable[[str, Article | LoadFailure], None]
 
 
-def add(sources: Iterable[str] | str, *, index: Index | None = None, progress: Progress | None = None) -> IngestReport:
-    """Index every article found in the sources; bad inputs are reported, not raised."""
+def add(sources: Iterable[str] | str, *, index: Index | None = None, progress: Progress | None = None,
+        fetcher: Fetcher | None = None) -> IngestReport:
+    """Index every article found in the sources; bad inputs are reported, not raised.
+
+    One call is one request: all its URLs, feeds and feed entries share one fetcher, so
+    one budget of fetches and seconds (QA_MAX_FETCHES_PER_REQUEST, QA_INGEST_BUDGET_S)
+    bounds how long a slow or sprawling feed can hold the ingest lock.
+    """
     if isinstance(sources, (str, Path)):
         sources = [str(sources)]
     index = index or get_index()
+    fetcher = fetcher or Fetcher(index.settings)
     report = IngestReport()
     pending: list[tuple[Article, list[Chunk]]] = []
     pending_ids: set[str] = set()
     n_pending = 0
     for source in sources:
-        for item in load(str(source), index.settings):
+        for item in load(str(source), index.settings, fetcher):
             if isinstance(item, LoadFailure):
                 report.failed.append(item)
                 if progress:

@@ -33,3 +33,28 @@ def canonical_url(url: str) -> str:
     query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
                        if not k.lower().startswith(_TRACKING)])
     return urlunsplit((scheme, parts.netloc.lower(), path, query, ""))
+
+
+def site_of(url: str) -> str:
+    """The registered domain of a URL's host ('news.bbc.co.uk' -> 'bbc.co.uk'), by the
+    Public Suffix List bundled with the ``tld`` package (no download); an IP address or a
+    name the list does not know stands for itself."""
+    from tld import get_fld
+
+    try:
+        host = (urlsplit(url.strip()).hostname or "").rstrip(".").lower()
+    except ValueError:
+        return ""
+    if not host:
+        return ""
+    try:
+        return get_fld(host, fix_protocol=True, fail_silently=True) or host
+    except Exception:  # noqa: BLE001 - tld raises its own types on odd names; the host then stands alone
+        return host
+
+
+def same_site(a: str, b: str) -> bool:
+    """Whether two URLs belong to one site (same registered domain): a page may name a
+    canonical address on its own site, never on another outlet's."""
+    site = site_of(a)
+    return bool(site) and site == site_of(b)

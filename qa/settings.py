@@ -41,8 +41,22 @@ class Settings(BaseSettings):
     chunk_overlap: int = 150  # characters
     max_article_chars: int = 5_000_000  # ~5 MB of text per article
     max_file_bytes: int = 100_000_000
-    fetch_timeout_s: float = 10.0
+    fetch_timeout_s: float = 10.0  # overall deadline of one fetch: DNS, connect, redirects, whole body
     embed_batch_size: int = 32
+    # fetching is open to whoever reaches the chat or writes a feed (ingest/fetch.py, ROBUSTNESS.md)
+    allow_private_urls: bool = False  # QA_ALLOW_PRIVATE_URLS=true: loopback/LAN addresses may be fetched
+    fetch_allowed_networks: list[str] = []  # CIDR blocks fetched although private, e.g. '["10.1.2.0/24"]'
+    max_fetch_bytes: int = 20_000_000  # decoded body of one fetched page, PDF or feed
+    max_redirects: int = 5
+    max_fetches_per_request: int = 30  # one ingest.add call (one click in the chat)
+    ingest_budget_s: float = 120.0  # time for all fetches of one ingest.add call
+    max_feed_entries: int = 50
+    max_title_chars: int = 500
+    max_source_chars: int = 200
+    max_author_chars: int = 200
+    max_authors: int = 20
+    max_links_per_page: int = 5000
+    max_pdf_pages: int = 1000
 
     # --- retrieval ---------------------------------------------------------
     k: int = 4  # passages given to the answerer

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from ingest import Article, LoadFailure, load
-from qa.settings import get_settings, reset_settings
+from ingest.fetch import FETCH_FAILED
+from qa.settings import Settings, get_settings, reset_settings
 from tests.chroma_server import free_port
 
 # --- helpers -------------------------------------------------------------------
@@ -67,6 +68,11 @@ PDF_LINES = [
     "The city library will stay open until nine in the evening on weekdays.",
     "Staff said the change follows a survey of students preparing for exams.",
 ]
+
+
+def local_ok() -> Settings:
+    """The test server listens on 127.0.0.1, which the fetcher refuses unless told otherwise."""
+    return Settings(allow_private_urls=True)
 
 
 def only(items: list) -> Article:
@@ -125,6 +131,7 @@ class _Site(http.server.ThreadingHTTPServer):
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 (http.server API)
+        self.server.hits.append(self.path)
         page = self.server.pages.get(self.path)
         if page is None:
             self.send_response(404)
@@ -146,6 +153,7 @@ def site():
     """A real HTTP server on 127.0.0.1; tests put pages into ``site.pages``."""
     server = _Site(("127.0.0.1", 0), _Handler)
     server.pages = {}
+    server.hits = []
     server.base = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -352,7 +360,7 @@ def test_rss_entry_link_is_fetched_when_reachable(tmp_path, site):
     site.pages["/bridge"] = ("text/html; charset=utf-8", SERVED_HTML.encode())
     f = tmp_path / "courier.xml"
     f.write_text(rss_feed(site.base), encoding="utf-8")
-    bridge, choir = list(load(str(f)))
+    bridge, choir = list(load(str(f), local_ok()))
     # the reachable link gives the full page; the unreachable one (404) falls back to its summary
     assert "Apple growers in the northern valley" in bridge.text
     assert bridge.published == dt.date(2023, 8, 29)  # the page's own date
@@ -506,7 +514,7 @@ def test_article_over_the_size_limit_is_refused(tmp_path, monkeypatch):
 def test_unreachable_url_fails_fast_with_reason():
     url = f"http://127.0.0.1:{free_port()}/x"
     t0 = time.monotonic()
-    items = list(load(url))
+    items = list(load(url, local_ok()))
     assert time.monotonic() - t0 < 5
     [fail] = items
     assert isinstance(fail, LoadFailure) and fail.where == url
@@ -516,7 +524,7 @@ def test_unreachable_url_fails_fast_with_reason():
 def test_url_served_locally_is_fetched_and_extracted(site):
     site.pages["/news/orchard"] = ("text/html; charset=utf-8", SERVED_HTML.encode())
     url = site.base + "/news/orchard"
-    art = only(list(load(url)))
+    art = only(list(load(url, local_ok())))
     assert art.title == "Orchard harvest starts early"
     assert art.id == art.url == url
     assert art.published == dt.date(2023, 8, 29)
@@ -527,13 +535,16 @@ def test_url_served_locally_is_fetched_and_extracted(site):
 
 
 def test_url_http_error_is_a_failure(site):
+    """The reason is the fetcher's one generic message: a 404 must not be told apart from a
+    refused or closed port (tests/test_fetch_security.py)."""
     url = site.base + "/missing"
-    [fail] = list(load(url))
-    assert isinstance(fail, LoadFailure) and fail.where == url and "404" in fail.reason
+    [fail] = list(load(url, local_ok()))
+    assert isinstance(fail, LoadFailure) and fail.where == url and fail.reason == FETCH_FAILED
+    assert site.hits == ["/missing"]
 
 
 def test_url_serving_a_pdf(site):
     site.pages["/doc.pdf"] = ("application/pdf", make_pdf(PDF_LINES))
-    art = only(list(load(site.base + "/doc.pdf")))
+    art = only(list(load(site.base + "/doc.pdf", local_ok())))
     assert art.title == PDF_LINES[0]
     assert "open until nine in the evening" in art.text
