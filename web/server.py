@@ -9,6 +9,7 @@ sets Gradio's temp folder and calls :func:`main`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 
@@ -54,6 +55,19 @@ def create_app(settings: Settings, port: int = 7860) -> FastAPI:
     return app
 
 
+class _ShutdownCancel(logging.Filter):
+    """Drop uvicorn's traceback for streams cut at shutdown.
+
+    Every open page holds Gradio's heartbeat stream; when the server stops,
+    uvicorn cancels it after the grace period and logs the CancelledError as if
+    the app had failed. It did not, and a traceback in the log should mean a bug.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, asyncio.CancelledError)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = get_settings()
@@ -66,11 +80,12 @@ def main() -> None:
         log.error("Could not check or fill the store: %s", exc)
     port = int(os.environ.get("GRADIO_SERVER_PORT") or 7860)
     app = create_app(settings, port)
+    logging.getLogger("uvicorn.error").addFilter(_ShutdownCancel())
     pruner = Pruner(settings).start()
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
     log.warning("News Q&A on http://%s:%d/ (chat) and http://%s:%d/v1 (OpenAI-compatible API)",
                 shown, port, shown, port)
     try:
-        uvicorn.run(app, host=settings.host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+        uvicorn.run(app, host=settings.host, port=port, log_level="warning", timeout_graceful_shutdown=2)
     finally:
         pruner.stop()
