@@ -339,41 +339,60 @@ def _pypdf_to_logging() -> None:
 
 def load_pdf(data: bytes, article_id: str, where: str, settings: Settings | None = None) -> Article:
     """Text of every page, stopping at QA_MAX_PDF_PAGES pages or QA_MAX_ARTICLE_CHARS
-    characters: a small PDF can inflate to far more text than the file's size suggests."""
-    import io
+    characters: a small PDF can inflate to far more text than the file's size suggests.
 
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    pypdf's own decompression limits (75 MB a stream by default) are lowered to
+    QA_MAX_FETCH_BYTES for the duration, through its context-local configuration, so
+    one compressed stream cannot expand past what a fetched body may be.
+    """
+    from pypdf import apply_configuration
+    from pypdf.errors import LimitReachedError, PdfReadError
 
     settings = settings or get_settings()
     _pypdf_to_logging()
     if not data.lstrip()[:5].startswith(b"%PDF"):
         raise LoadError("not a PDF file (no %PDF header)")
+    cap = settings.max_fetch_bytes
+    limits = {name: cap for name in (
+        "zlib_maximum_output_length", "lzw_maximum_output_length", "run_length_maximum_output_length",
+        "brotli_maximum_output_length", "jbig2_maximum_output_length", "array_based_stream_maximum_output_length",
+        "image_maximum_buffer_size", "stream_decoding_work_maximum_length")}
     try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            try:
-                if not reader.decrypt(""):
-                    raise LoadError("PDF is encrypted with a password")
-            except LoadError:
-                raise
-            except Exception as exc:
-                raise LoadError(f"PDF is encrypted and cannot be opened: {exc}") from exc
-        n_pages = len(reader.pages)
-        if n_pages > settings.max_pdf_pages:
-            raise LoadError(f"PDF has {n_pages:,} pages, over the limit of {settings.max_pdf_pages:,} (QA_MAX_PDF_PAGES)")
-        pages, size = [], 0
-        for page in reader.pages:
-            pages.append(page.extract_text() or "")
-            size += len(pages[-1])
-            if size > settings.max_article_chars:
-                raise LoadError(f"PDF text is over {settings.max_article_chars:,} characters, "
-                                "the limit (QA_MAX_ARTICLE_CHARS)")
-        meta = reader.metadata or {}
+        with apply_configuration(**limits):
+            return _read_pdf(data, article_id, where, settings)
+    except LimitReachedError as exc:
+        raise LoadError(f"PDF expands past the decompression limit of {cap:,} bytes (QA_MAX_FETCH_BYTES): {exc}") from exc
     except LoadError:
         raise
     except (PdfReadError, Exception) as exc:  # pypdf raises many types on damaged files
         raise LoadError(f"damaged or truncated PDF: {exc}") from exc
+
+
+def _read_pdf(data: bytes, article_id: str, where: str, settings: Settings) -> Article:
+    import io
+
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(data))
+    if reader.is_encrypted:
+        try:
+            if not reader.decrypt(""):
+                raise LoadError("PDF is encrypted with a password")
+        except LoadError:
+            raise
+        except Exception as exc:
+            raise LoadError(f"PDF is encrypted and cannot be opened: {exc}") from exc
+    n_pages = len(reader.pages)
+    if n_pages > settings.max_pdf_pages:
+        raise LoadError(f"PDF has {n_pages:,} pages, over the limit of {settings.max_pdf_pages:,} (QA_MAX_PDF_PAGES)")
+    pages, size = [], 0
+    for page in reader.pages:
+        pages.append(page.extract_text() or "")
+        size += len(pages[-1])
+        if size > settings.max_article_chars:
+            raise LoadError(f"PDF text is over {settings.max_article_chars:,} characters, "
+                            "the limit (QA_MAX_ARTICLE_CHARS)")
+    meta = reader.metadata or {}
     text = clean_text("\n\n".join(pages))
     if not text:
         raise LoadError("PDF has no extractable text (scanned images?)")

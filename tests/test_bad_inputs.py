@@ -15,6 +15,7 @@ and FIFOs are skipped there, and are checked when passed as a list of paths.
 from __future__ import annotations
 
 import io
+import json
 import os
 import random
 import re
@@ -190,6 +191,9 @@ def build_corpus(root: Path) -> Corpus:
     put("empty.html", b"", EMPTY)
     put("image_only.xhtml", "<html><head><style>p{}</style></head><body><img src='x.png'></body></html>", NO_HTML)
     put("nbsp_only.htm", "<html><body><p>&nbsp;</p><p>&#8203;</p></body></html>", NO_HTML)
+    put("truncated_page.html", "<html><body><p>unclosed <div><b>broken", NO_HTML)  # was "unclosed" / "broken"
+    put("link_flood.html", "<html><body><article><p>" + "A real sentence about the harbour. " * 5 + "</p></article>"
+        + "<a href='/x'>x</a>" * 6000 + "</body></html>", r"QA_MAX_LINKS_PER_PAGE")
     # --- PDF
     good_pdf = make_pdf(GOOD_PDF_LINES)
     put("encrypted.pdf", encrypted_pdf(good_pdf, "secret"), r"encrypted with a password")
@@ -207,6 +211,8 @@ def build_corpus(root: Path) -> Corpus:
     put("binary.jsonl", bytes(300), BINARY)
     put("huge_record.jsonl", '{"url": "https://example.org/huge", "text": "' + "y" * 5_000_001 + '"}\n', TOO_LONG)
     put("deep.ndjson", "[" * 50_000 + "\n", r"nested too deeply")
+    put("huge_title.jsonl", json.dumps({"url": "https://example.org/t", "title": "Headline " * 100_000,
+                                        "text": "A short story about the harbour."}) + "\n", r"QA_MAX_TITLE_CHARS")
     # --- feeds
     put("broken_entries.rss", BROKEN_FEED, ENTRY, n=4)
     put("empty_feed.atom", '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>x</title></feed>',
