@@ -329,8 +329,8 @@ class _Deflate:
 def _read_body(chunks: Iterable[bytes], headers: dict[str, str], cap: int) -> bytes:
     """The decoded body, refused as soon as it (or the declared length) passes ``cap``.
 
-    Decompression is asked for at most the room left, so a gzip bomb never expands past
-    the cap in memory, however small the compressed chunk that carries it.
+    Decompression is asked for at most the room left, a megabyte at a time, so a gzip bomb
+    never expands past the cap in memory, however small the compressed chunk that carries it.
     """
     declared = headers.get("content-length", "").strip()
     if declared.isdigit() and int(declared) > cap:
@@ -348,7 +348,7 @@ def _read_body(chunks: Iterable[bytes], headers: dict[str, str], cap: int) -> by
             data = chunk
             while data:
                 try:
-                    piece = decoder.decompress(data, cap - len(out) + 1)
+                    piece = decoder.decompress(data, min(cap - len(out) + 1, _CHUNK * 16))
                 except zlib.error as exc:
                     raise FetchError(f"corrupt compressed body: {exc}") from exc
                 out += piece
