@@ -95,6 +95,8 @@ def test_answer_streams_evidence_then_cited_answer(page):
     assert "qa-refused" not in (answer.get_attribute("class") or "")
     seen = page.evaluate("() => window.__seen")
     assert any(re.search(r"Found \d+ passages? in", s) for s in seen), seen  # evidence came first
+    # the evidence sentences, with their source, were on screen before the answer
+    assert any("He Lifeng" in s and "US-China Talks" in s for s in seen), seen
     assert "Answered by extractive" in answer.locator(".qa-meta").inner_text()
     assert re.search(r"\d+\.\d s", answer.locator(".qa-meta").inner_text())  # how long it took
     assert answer.locator(".qa-sources li").count() >= 1
@@ -121,6 +123,25 @@ def test_follow_up_uses_the_conversation(page):
     answer = ask(page, "And who leads the American one?")
     assert "qa-error" not in (answer.get_attribute("class") or "")
     assert "Bessent" in answer.inner_text()
+
+
+def test_chat_exports_to_markdown_and_json(page, tmp_path):
+    import json
+
+    page.locator("#qa-export").get_by_text("Export").first.click()
+    box = page.locator("#qa-export-md textarea")
+    page.wait_for_function("() => document.querySelector('#qa-export-md textarea').value.includes('[^1]:')")
+    md = box.input_value()
+    assert "Bessent" in md and re.search(r"^\[\^1\]: .*US-China Talks", md, re.M), md
+    with page.expect_download() as dl:
+        page.locator("#qa-dl-md").click()
+    chat_md = Path(dl.value.path()).read_text(encoding="utf-8")
+    assert "Who leads the Chinese delegation?" in chat_md and "And who leads the American one?" in chat_md
+    assert "[^1-1]:" in chat_md and "[^2-1]:" in chat_md  # footnotes kept apart per answer
+    with page.expect_download() as dl:
+        page.locator("#qa-dl-json").click()
+    data = json.loads(Path(dl.value.path()).read_text(encoding="utf-8"))
+    assert len(data["answers"]) == 2 and data["answers"][0]["citations"][0]["quote"]
 
 
 def test_bad_question_is_a_message_not_a_traceback(page):

@@ -259,7 +259,7 @@ def test_eight_chat_sessions_and_an_upload_through_the_app(app_url, tmp_path):
     assert "qa-ingest-indexed" in ingest_html and "saltmere-cranes.txt" in ingest_html, ingest_html
     # the upload landed: a new session can ask about it
     answer = Client(app_url, verbose=False).predict("Who chairs the Saltmere harbour board?", api_name="/ask")
-    assert "Odile Ferrant" in answer["text"]
+    assert any(c["title"] == "Saltmere harbour orders electric cranes" for c in answer["citations"]), answer
     lat = [t for t, _ in results[:N]]
     print("\n" + summary("app /ask x8 (extractive) + 1 upload", lat) + f"; upload {results[N][0]:.2f}s")
     print(json.dumps({"p50_s": round(pct(lat, 50), 3), "p95_s": round(pct(lat, 95), 3)}))
