@@ -158,7 +158,13 @@ class Fetcher:
                                   for n in self.settings.fetch_allowed_networks]
         self.deadline = clock() + self.settings.ingest_budget_s
         self.fetches_left = self.settings.max_fetches_per_request
-        self._ssl = httpx.create_ssl_context()
+        self._ssl_context = None  # made on the first fetch: loading the CA bundle costs ~75 ms
+
+    @property
+    def _ssl(self):
+        if self._ssl_context is None:
+            self._ssl_context = httpx.create_ssl_context()
+        return self._ssl_context
 
     # -- budget --
 

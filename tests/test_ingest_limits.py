@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import zlib
 
 from ingest import Article, LoadFailure, load
 from ingest.clean import one_line
@@ -200,34 +199,11 @@ def test_same_site_uses_the_public_suffix_list():
     assert not same_site("", "https://example.com")
 
 
-def flate_pdf(content: bytes) -> bytes:
-    """A one-page PDF whose content stream is Flate-compressed (a bomb when ``content`` is huge)."""
-    stream = zlib.compress(content, 9)
-    objs = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >> "
-        b"/Contents 5 0 R >>",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for n, body in enumerate(objs, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-    return bytes(out)
-
-
 def test_pdf_stream_that_inflates_past_the_cap_is_refused(tmp_path):
-    text_ops = b"BT /F1 11 Tf 72 760 Td (" + STORY.encode() + b") Tj ET\n"
     ok, bomb = tmp_path / "ok.pdf", tmp_path / "bomb.pdf"
-    ok.write_bytes(flate_pdf(text_ops))
-    bomb.write_bytes(flate_pdf(text_ops + b" " * 3_000_000))
+    ok.write_bytes(make_pdf(["Buses saved", STORY], flate=True))
+    bomb.write_bytes(make_pdf(["Buses saved", STORY], flate=True, padding=3_000_000))
+    assert bomb.stat().st_size < 20_000
     settings = Settings(max_fetch_bytes=1_000_000)
     [art] = items_of(ok, settings)
     assert isinstance(art, Article) and "rural bus service" in art.text

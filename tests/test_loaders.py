@@ -7,11 +7,10 @@ served by a real http.server on 127.0.0.1 or point at a closed local port.
 from __future__ import annotations
 
 import datetime as dt
-import http.server
 import io
 import json
-import threading
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -20,12 +19,17 @@ from ingest import Article, LoadFailure, load
 from ingest.fetch import FETCH_FAILED
 from qa.settings import Settings, get_settings, reset_settings
 from tests.chroma_server import free_port
+from tests.test_fetch_security import page, running
 
 # --- helpers -------------------------------------------------------------------
 
 
-def make_pdf(lines: list[str], info: dict[str, str] | None = None) -> bytes:
-    """A minimal valid one-page PDF (Helvetica text, correct xref) written by hand."""
+def make_pdf(lines: list[str], info: dict[str, str] | None = None, *, padding: int = 0, flate: bool = False) -> bytes:
+    """A minimal valid one-page PDF (Helvetica text, correct xref) written by hand.
+
+    ``padding`` spaces are appended to the content stream and ``flate`` compresses it:
+    together, a small file whose one stream inflates to megabytes.
+    """
 
     def esc(s: str) -> str:
         return s.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
@@ -33,14 +37,17 @@ def make_pdf(lines: list[str], info: dict[str, str] | None = None) -> bytes:
     ops = ["BT", "/F1 11 Tf", "14 TL", "72 760 Td"]
     ops += [f"({esc(line)}) Tj T*" for line in lines]
     ops.append("ET")
-    stream = "\n".join(ops).encode("latin-1")
+    stream = "\n".join(ops).encode("latin-1") + b" " * padding
+    filt = b""
+    if flate:
+        stream, filt = zlib.compress(stream, 9), b" /Filter /FlateDecode"
     objs = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
         b"/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Length %d%s >>\nstream\n" % (len(stream), filt) + stream + b"\nendstream",
     ]
     info_ref = None
     if info:
@@ -124,42 +131,11 @@ SERVED_HTML = """<!DOCTYPE html>
 """
 
 
-class _Site(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    pages: dict[str, tuple[str, bytes]]
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 (http.server API)
-        self.server.hits.append(self.path)
-        page = self.server.pages.get(self.path)
-        if page is None:
-            self.send_response(404)
-            self.end_headers()
-            return
-        ctype, body = page
-        self.send_response(200)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def site():
-    """A real HTTP server on 127.0.0.1; tests put pages into ``site.pages``."""
-    server = _Site(("127.0.0.1", 0), _Handler)
-    server.pages = {}
-    server.hits = []
-    server.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    """A real HTTP server on 127.0.0.1 (tests.test_fetch_security); tests put pages into ``site.routes``."""
+    with running() as server:
+        yield server
 
 
 # --- plain text and Markdown ----------------------------------------------------
@@ -357,7 +333,7 @@ def test_atom_feed_offline_one_article_per_entry(tmp_path):
 
 
 def test_rss_entry_link_is_fetched_when_reachable(tmp_path, site):
-    site.pages["/bridge"] = ("text/html; charset=utf-8", SERVED_HTML.encode())
+    site.routes["/bridge"] = page(SERVED_HTML.encode())
     f = tmp_path / "courier.xml"
     f.write_text(rss_feed(site.base), encoding="utf-8")
     bridge, choir = list(load(str(f), local_ok()))
@@ -522,7 +498,7 @@ def test_unreachable_url_fails_fast_with_reason():
 
 
 def test_url_served_locally_is_fetched_and_extracted(site):
-    site.pages["/news/orchard"] = ("text/html; charset=utf-8", SERVED_HTML.encode())
+    site.routes["/news/orchard"] = page(SERVED_HTML.encode())
     url = site.base + "/news/orchard"
     art = only(list(load(url, local_ok())))
     assert art.title == "Orchard harvest starts early"
@@ -540,11 +516,11 @@ def test_url_http_error_is_a_failure(site):
     url = site.base + "/missing"
     [fail] = list(load(url, local_ok()))
     assert isinstance(fail, LoadFailure) and fail.where == url and fail.reason == FETCH_FAILED
-    assert site.hits == ["/missing"]
+    assert site.requests == ["/missing"]
 
 
 def test_url_serving_a_pdf(site):
-    site.pages["/doc.pdf"] = ("application/pdf", make_pdf(PDF_LINES))
+    site.routes["/doc.pdf"] = page(make_pdf(PDF_LINES), "application/pdf")
     art = only(list(load(site.base + "/doc.pdf", local_ok())))
     assert art.title == PDF_LINES[0]
     assert "open until nine in the evening" in art.text
