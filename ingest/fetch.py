@@ -278,8 +278,7 @@ class Fetcher:
             raise
         except (httpcore.TimeoutException, _Deadline) as exc:
             raise FetchError(f"deadline passed: {exc}") from exc
-        except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol,
-                OSError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - network, TLS, protocol or parser: to the caller all read alike
             raise FetchError(f"{type(exc).__name__}: {exc}") from exc
 
 
