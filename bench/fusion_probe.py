@@ -1,12 +1,15 @@
-"""Tune how dense and BM25 candidates are fused, offline, over a built eval store.
+"""Tune how dense and BM25 candidates are fused, offline, over a built eval store, in both modes.
 
     .venv/bin/python bench/fusion_probe.py --questions DEV.jsonl [--data-dir ~/.cache/news-qa/eval-store]
-        [--grid] [--json bench/results/fusion-dev.json]
+        [--archive YYYY-MM-DD] [--cache C.json] [--json bench/results/fusion-dev.json]
 
-Each question's candidates (dense and BM25, ``--pool`` each, as of its date) are fetched
-once; every fusion setting on the grid then re-ranks those same candidates, so a grid of
-hundreds of settings costs seconds. Ranking is ``qa.retrieve.fuse`` itself, so what wins here
-is what ships. Pick on dev, confirm on test with ``qa.eval``.
+Each question's candidates (dense and BM25, ``--pool`` each) are fetched once as of its own
+date and once as of the archive day (``--archive``, default: the newest question date + 30
+days); every fusion setting on the grid then re-ranks those same candidates, so a grid of
+hundreds of settings costs seconds. A setting is scored in both modes: ranking by the
+mean of the two MRRs, since a setting that wins one mode by losing the other is no win.
+Ranking is ``qa.retrieve.fuse`` itself, so what wins here is what ships. Pick on dev,
+confirm on test with ``qa.eval`` (and ``qa.eval --archive``).
 """
 from __future__ import annotations
 
@@ -27,21 +30,34 @@ from qa.retrieve import Filters, Fusion, fuse, gather  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 
 
-def candidates(index: Index, q, pool: int) -> dict:
+def candidates(index: Index, q, pool: int, as_of) -> dict:
     """The question's candidates exactly as ``qa.retrieve`` gathers them (as JSON, for ``--cache``)."""
-    c = gather(q.question, index, filters=Filters(as_of=q.date), candidates=pool)
-    meta = {cid: {"url": m.get("url", ""), "article_id": m.get("article_id", cid),
+    c = gather(q.question, index, filters=Filters(as_of=as_of),
+               fusion=Fusion.from_settings(index.settings, candidates=pool))
+    meta = {cid: {"url": m.get("url", ""), "article_id": m.get("article_id", cid), "title": m.get("title", ""),
                   "published_days": int(m.get("published_days", UNDATED)), "_text": m["_text"]}
             for cid, m in c.meta.items()}
+    window = None if c.window is None else [c.window.start.isoformat(), c.window.end.isoformat(), c.window.phrase]
     return {"question": q.question, "ref": c.ref_days, "gold": q.gold_urls, "dense": c.dense, "bm25": c.bm25,
-            "meta": meta}
+            "meta": meta, "window": window}
+
+
+def _window(w):
+    if not w:
+        return None
+    import datetime as dt
+
+    from qa.timewords import Window
+
+    return Window(dt.date.fromisoformat(w[0]), dt.date.fromisoformat(w[1]), False, w[2])
 
 
 def evaluate(cands: list[dict], depth: int = 100, **kw) -> dict:
     recs = []
-    fusion = Fusion(**kw)
+    fusion = Fusion(candidates=depth, **kw)
     for c in cands:
-        chosen = fuse(c["question"], c["dense"][:depth], c["bm25"][:depth], c["meta"], c["ref"], fusion, 10)
+        chosen = fuse(c["question"], c["dense"][:depth], c["bm25"][:depth], c["meta"], c["ref"], fusion, 10,
+                      _window(c.get("window")))
         urls = [c["meta"][cid]["url"] for _, cid in chosen]
         recs.append({"gold_urls": c["gold"], "gold_rank": M.retrieval_ranks(urls, c["gold"])})
     return {k: round(v, 3) for k, v in M.summarize_retrieval(recs).items()}
@@ -49,18 +65,31 @@ def evaluate(cands: list[dict], depth: int = 100, **kw) -> dict:
 
 GRID = {
     "rrf_k": [10.0, 30.0, 60.0],
-    "dense_weight": [0.5, 1.0, 1.5],
-    "recency_weight": [0.0, 1.0, 2.0, 4.0, 8.0],
-    "recency_tau_days": [7.0, 14.0, 30.0, 60.0],
+    "dense_weight": [0.5, 1.0],
+    "recency_weight": [0.0, 0.25, 0.5, 1.0],
+    "recency_tau_days": [7.0, 30.0],
+    "title_weight": [0.0, 0.5, 1.0],
+    "article_weight": [0.0, 0.3],
     "depth": [40, 100],
 }
 
 
+def both(cands: dict, **kw) -> dict:
+    """The setting scored as of question dates and in archive mode, and their mean MRR (the objective)."""
+    on_day, archive = evaluate(cands["day"], **kw), evaluate(cands["archive"], **kw)
+    return {"day": on_day, "archive": archive,
+            "objective": round((on_day["mrr@10"] + archive["mrr@10"]) / 2, 4),
+            "gap_mrr": round(on_day["mrr@10"] - archive["mrr@10"], 3)}
+
+
 def main() -> int:
+    import datetime as dt
+
     ap = argparse.ArgumentParser()
     ap.add_argument("--questions", required=True)
     ap.add_argument("--data-dir", default=str(Path.home() / ".cache/news-qa/eval-store"))
     ap.add_argument("--pool", type=int, default=max(GRID["depth"]))
+    ap.add_argument("--archive", help="the archive day (default: newest question date + 30 days)")
     ap.add_argument("--cache", help="candidates JSON (written on first run, read after)")
     ap.add_argument("--json")
     args = ap.parse_args()
@@ -70,9 +99,12 @@ def main() -> int:
         cands = json.loads(cache.read_text())
     else:
         index = Index(Settings(data_dir=Path(args.data_dir).expanduser()))
+        archive = dt.date.fromisoformat(args.archive) if args.archive else max(q.date for q in qs) + dt.timedelta(days=30)
         t0 = time.time()
-        cands = [candidates(index, q, args.pool) for q in qs]
-        print(f"candidates for {len(qs)} questions in {time.time() - t0:.0f}s", flush=True)
+        cands = {"archive_day": archive.isoformat(),
+                 "day": [candidates(index, q, args.pool, q.date) for q in qs],
+                 "archive": [candidates(index, q, args.pool, archive) for q in qs]}
+        print(f"candidates for {len(qs)} questions, both modes, in {time.time() - t0:.0f}s", flush=True)
         if cache:
             cache.write_text(json.dumps(cands))
     rows = []
@@ -81,18 +113,20 @@ def main() -> int:
         kw = dict(zip(keys, values))
         if kw["recency_weight"] == 0 and kw["recency_tau_days"] != GRID["recency_tau_days"][0]:
             continue
-        rows.append({**kw, **evaluate(cands, **kw)})
-    rows.sort(key=lambda r: (-r["mrr@10"], -r["hit@5"]))
+        rows.append({**kw, **both(cands, **kw)})
+    rows.sort(key=lambda r: -r["objective"])
     s = Settings()
     current = {"rrf_k": s.rrf_k, "dense_weight": s.dense_weight, "recency_weight": s.recency_weight,
-               "recency_tau_days": s.recency_tau_days, "depth": s.candidates}
-    cur = {**current, **evaluate(cands, **current)}
+               "recency_tau_days": s.recency_tau_days, "title_weight": s.title_weight,
+               "article_weight": s.article_weight, "depth": s.candidates}
+    cur = {**current, **both(cands, **current)}
     print("current defaults:", json.dumps(cur))
     for r in rows[:15]:
         print(json.dumps(r))
     if args.json:
         Path(args.json).write_text(json.dumps({"questions": Path(args.questions).name, "n": len(qs), "pool": args.pool,
-                                               "current": cur, "top": rows[:30]}, indent=2) + "\n")
+                                               "archive_day": cands["archive_day"], "current": cur, "top": rows[:30]},
+                                              indent=2) + "\n")
     return 0
 
 

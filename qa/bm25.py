@@ -52,8 +52,7 @@ class BM25Cache:
 
     def ensure_fresh(self) -> None:
         with self._lock:
-            rev = self.index.revision()
-            count = self.index.count()
+            rev, count = self.index.state()
             if self.revision == rev and self.count == count:
                 return
             if not self._load(rev, count):
@@ -144,17 +143,3 @@ class BM25Cache:
         if max_days is not None:
             dated = dated[dated <= max_days]
         return int(dated.max()) if dated.size else None
-
-    def mask(self, min_days: int | None, max_days: int | None, sources: list[str] | None, undated_ok: bool) -> np.ndarray | None:
-        if min_days is None and max_days is None and not sources:
-            return None
-        keep = np.ones(len(self.ids), dtype=bool)
-        dated = self.days != UNDATED
-        if max_days is not None:
-            keep &= (self.days <= max_days) | (~dated if undated_ok else False)
-        if min_days is not None:
-            keep &= dated & (self.days >= min_days)
-        if sources:
-            wanted = set(sources)
-            keep &= np.array([s in wanted for s in self.sources], dtype=bool)
-        return keep

@@ -50,10 +50,10 @@ def answer_type_bonus(question: str, sentence: str) -> float:
     return 0.0
 
 
-def best_sentences(
-    question: str, passages: list[Passage], embed, limit: int = 3, focus: str | None = None
+def score_sentences(
+    question: str, passages: list[Passage], embed, focus: str | None = None
 ) -> list[tuple[float, int, str]]:
-    """(score, passage number, sentence) for the best sentences, best first.
+    """(score, passage number, sentence) for every sentence of the passages, best first.
 
     ``focus`` is a follow-up's own wording: the standalone question finds the
     topic, but the sentence must answer what the follow-up adds, so its words
@@ -85,15 +85,27 @@ def best_sentences(
         score = (0.5 * float(sim) + 0.5 * lex) * novelty - 0.02 * (n - 1) + answer_type_bonus(focus or question, s)
         scored.append((score, n, s))
     scored.sort(key=lambda t: -t[0])
-    return scored[:limit]
+    return scored
 
 
-def answer(question: str, passages: list[Passage], embed, threshold: float, focus: str | None = None) -> str:
-    best = best_sentences(question, passages, embed, limit=2, focus=focus)
-    if not best or best[0][0] < threshold:
-        return REFUSAL
-    score, n, sentence = best[0]
+def best_sentences(
+    question: str, passages: list[Passage], embed, limit: int = 3, focus: str | None = None
+) -> list[tuple[float, int, str]]:
+    return score_sentences(question, passages, embed, focus=focus)[:limit]
+
+
+def cite_sentence(sentence: str, n: int) -> str:
+    """The sentence as an answer, its [n] before the final stop."""
     sentence = re.sub(r"\s+", " ", sentence).strip()
     if not re.search(r"[.!?][\"”’)]*$", sentence):
         sentence += "."
     return f"{sentence[:-1]} [{n}]{sentence[-1]}" if sentence.endswith((".", "!", "?")) else f"{sentence} [{n}]"
+
+
+def answer(question: str, passages: list[Passage], embed, threshold: float) -> str:
+    """The best sentence of the passages, cited, or the refusal below ``threshold`` (the baseline's floor)."""
+    best = best_sentences(question, passages, embed, limit=1)
+    if not best or best[0][0] < threshold:
+        return REFUSAL
+    _, n, sentence = best[0]
+    return cite_sentence(sentence, n)

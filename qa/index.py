@@ -13,6 +13,7 @@ import errno
 import os
 import shutil
 import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,12 @@ FIELDS = (
     "authors", "position", "text_offset", "article_hash", "origin",
 )
 GET_BATCH = 2000
+_BOOT = uuid.uuid4().hex[:12]
+
+
+def writer_id() -> str:
+    """This process, as bump_revision records it (the pid is read now, so a forked child differs)."""
+    return f"{os.getpid()}-{_BOOT}"
 
 
 @dataclass
@@ -50,6 +57,9 @@ class Index:
         self._embeddings: OnnxSentenceEmbeddings | None = None
         self._bm25 = None
         self._lock = threading.RLock()
+        self._signature: tuple | None = None
+        self._state: tuple[int, int] | None = None
+        self._seen_revision: int | None = None
 
     # --- connection ------------------------------------------------------
     @property
@@ -178,13 +188,17 @@ class Index:
             return self._embeddings
 
     # --- revision --------------------------------------------------------
-    def revision(self) -> int:
+    def _read_revision(self) -> tuple[int, str]:
         def read():
             _ = self.collection  # created on first use, so a fresh store starts at revision 0
             col = self.client.get_collection(self.settings.collection, embedding_function=None)
-            return int((col.metadata or {}).get("revision", 0))
+            meta = col.metadata or {}
+            return int(meta.get("revision", 0)), str(meta.get("writer", ""))
 
         return self.call("Reading the index revision", read)
+
+    def revision(self) -> int:
+        return self._read_revision()[0]
 
     def bump_revision(self) -> int:
         def bump():
@@ -192,10 +206,72 @@ class Index:
             col = self.client.get_collection(self.settings.collection, embedding_function=None)
             meta = dict(col.metadata or {})
             meta["revision"] = int(meta.get("revision", 0)) + 1
+            meta["writer"] = writer_id()  # so a reader can tell another process's writes from its own
             col.modify(metadata=meta)
             return meta["revision"]
 
-        return self.call("Updating the index revision", bump)
+        rev = self.call("Updating the index revision", bump)
+        with self._lock:
+            self._state = None  # our own write: the next state() reads again, no reopen needed
+            self._seen_revision = rev
+        return rev
+
+    def state(self) -> tuple[int, int]:
+        """(revision, chunk count), read from the store only when it may have moved.
+
+        The embedded store's files change on every write, by any process, so an unchanged
+        file signature means the last answer still holds (microseconds instead of two
+        store round trips per question). A Chroma server is asked each time.
+        """
+        sig = self._disk_signature()
+        with self._lock:
+            if sig is not None and sig == self._signature and self._state is not None:
+                return self._state
+        rev, writer = self._read_revision()
+        count = self.count()
+        with self._lock:
+            self._signature, self._state = sig, (rev, count)
+        return rev, count
+
+    def refresh(self) -> tuple[int, int]:
+        """See writes made by other processes before answering.
+
+        The embedded client keeps its vector segment in memory and does not notice what
+        another process (``python -m ingest`` beside a running chat) wrote; BM25 would
+        (it follows the revision) but dense search would not. When the revision moved and
+        the last writer was not this process, reopen the client: its segments reload from
+        disk. A Chroma server shares one segment between all clients, so it needs nothing.
+        """
+        rev, count = self.state()
+        with self._lock:
+            seen, self._seen_revision = self._seen_revision, rev
+        if seen is None or seen == rev or self.settings.remote:
+            return rev, count
+        _, writer = self._read_revision()
+        if writer != writer_id():
+            self._reopen()
+        return rev, count
+
+    def _reopen(self) -> None:
+        with self._lock:
+            client = self._client
+            if client is not None:
+                _drop_cached_system(client)
+            self._client = None
+            self._collection = None
+            self._state = None
+
+    def _disk_signature(self) -> tuple | None:
+        if self.settings.remote:
+            return None
+        sig = []
+        for name in ("chroma.sqlite3", "chroma.sqlite3-wal"):
+            try:
+                st = os.stat(self.settings.chroma_dir / name)
+                sig.append((st.st_mtime_ns, st.st_size))
+            except OSError:
+                sig.append(None)
+        return tuple(sig) if sig[0] is not None else None
 
     # --- writes ----------------------------------------------------------
     def upsert(self, ids: list[str], documents: list[str], metadatas: list[dict], embeddings) -> None:
@@ -222,6 +298,11 @@ class Index:
         res = self.call("Reading chunks", self.collection.get, ids=ids, include=["documents", "metadatas"])
         found = {i: Stored(i, d, m) for i, d, m in zip(res["ids"], res["documents"], res["metadatas"])}
         return [found[i] for i in ids if i in found]
+
+    @staticmethod
+    def stored_rows(res: dict) -> list[Stored]:
+        """A Chroma query result (one query) as Stored rows."""
+        return [Stored(i, d or "", m or {}) for i, d, m in zip(res["ids"][0], res["documents"][0], res["metadatas"][0])]
 
     def iter_all(self, include=("documents", "metadatas")):
         """Every chunk, in batches, for rebuilding derived caches."""
@@ -257,6 +338,8 @@ class Index:
         self._collection = None
         self._client = None
         self._bm25 = None
+        self._state = None
+        self._signature = None
 
 
 def _bound_timeouts(client, seconds: float) -> None:
@@ -281,6 +364,23 @@ def _is_connection_error(exc: Exception) -> bool:
         or "could not connect" in text
         or "connection refused" in text
     )
+
+
+def _drop_cached_system(client) -> None:
+    """Make the next PersistentClient for this path start a new system (segments read from disk).
+
+    The old system is not stopped: another thread may be mid-query on it; it is freed when
+    the last reference goes.
+    """
+    try:
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        ident = getattr(client, "_identifier", None)
+        cache = SharedSystemClient._identifier_to_system
+        if ident is not None and cache.get(ident) is getattr(client, "_system", None):
+            cache.pop(ident, None)
+    except Exception:  # noqa: BLE001 - a chromadb without this cache: the reopen is a no-op
+        pass
 
 
 def _forget_clients() -> None:

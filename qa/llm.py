@@ -1,14 +1,14 @@
-"""Which answerer runs, and the LangChain chat models behind the LLM ones.
+"""The LangChain chat models behind the LLM answerers (see :mod:`qa.answerers` for who answers).
 
-``QA_LLM=auto`` picks openai when ``OPENAI_API_KEY`` or ``OPENAI_BASE_URL`` is
-set, else the embedded local model when it is installed, else extractive; the
-choice is reported on every Answer so a silent fallback is visible.
+``LlamaCppChat`` runs the embedded GGUF model in-process and passes llama.cpp's
+``response_format`` (a JSON schema turned into a grammar) through, so the local
+reader cannot reply in any other shape. ``openai_chat`` builds ``ChatOpenAI`` for
+any OpenAI-compatible endpoint.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any, Iterator
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -22,36 +22,8 @@ from .errors import LLMUnavailable
 from .settings import Settings
 
 
-@dataclass
-class Answerer:
-    name: str  # "openai" | "local" | "extractive"
-    model: str
-    chat: BaseChatModel | None = None
-    endpoint: str = ""
-
-
-def openai_configured() -> bool:
-    return bool(os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"))
-
-
-def resolve(settings: Settings) -> Answerer:
-    choice = settings.llm
-    if choice == "auto":
-        if openai_configured():
-            choice = "openai"
-        elif local_model.is_installed(settings.local_model):
-            choice = "local"
-        else:
-            choice = "extractive"
-    if choice == "openai":
-        return _openai(settings)
-    if choice == "local":
-        spec = local_model.spec_for(settings.local_model)
-        return Answerer("local", spec.display, LlamaCppChat(settings=settings, model_key=settings.local_model))
-    return Answerer("extractive", "sentence-scorer (no LLM)")
-
-
-def _openai(settings: Settings) -> Answerer:
+def openai_chat(settings: Settings):
+    """(ChatOpenAI, base URL) for OPENAI_API_KEY / OPENAI_BASE_URL."""
     from langchain_openai import ChatOpenAI
 
     base_url = os.environ.get("OPENAI_BASE_URL") or None
@@ -63,7 +35,7 @@ def _openai(settings: Settings) -> Answerer:
         timeout=settings.openai_timeout_s, max_retries=settings.openai_max_retries,
         max_completion_tokens=settings.max_answer_tokens,
     )
-    return Answerer("openai", settings.openai_model, chat, base_url or "https://api.openai.com/v1")
+    return chat, base_url or "https://api.openai.com/v1"
 
 
 class LlamaCppChat(BaseChatModel):
@@ -87,10 +59,11 @@ class LlamaCppChat(BaseChatModel):
 
     def _stream(self, messages, stop=None, run_manager: CallbackManagerForLLMRun | None = None, **kwargs) -> Iterator[ChatGenerationChunk]:
         model = self._loaded()
+        extra = {"response_format": kwargs["response_format"]} if kwargs.get("response_format") else {}
         with model.lock:
             for part in model.llama.create_chat_completion(
                 messages=self._messages(messages), temperature=0.0, top_k=1, repeat_penalty=1.1,
-                max_tokens=kwargs.get("max_tokens", self.settings.max_answer_tokens), stop=stop, stream=True,
+                max_tokens=kwargs.get("max_tokens", self.settings.max_answer_tokens), stop=stop, stream=True, **extra,
             ):
                 delta = part["choices"][0].get("delta", {}).get("content") or ""
                 if delta:
@@ -102,3 +75,12 @@ class LlamaCppChat(BaseChatModel):
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
         text = "".join(c.text for c in self._stream(messages, stop=stop, run_manager=run_manager, **kwargs))
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+
+def __getattr__(name):
+    # qa.llm.resolve / qa.llm.Answerer were here before the registry moved to qa.answerers
+    if name in ("resolve", "Answerer", "openai_configured"):
+        from . import answerers
+
+        return getattr(answerers, name)
+    raise AttributeError(name)

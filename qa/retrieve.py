@@ -1,9 +1,14 @@
-"""Hybrid retrieval: dense (Chroma) and BM25, fused by reciprocal rank, with dates.
+"""Hybrid retrieval: dense (Chroma) and BM25, fused by reciprocal rank, with dates as a prior.
 
-``as_of`` hides articles published after it (undated ones stay visible) and
-adds a small bonus for articles published shortly before it: news questions
-are about what happened recently, and the gold article of a RealTimeQA
-question is a median two days older than the question.
+Relevance decides; dates only reorder. The fused relevance of a passage is
+multiplied by a bounded recency factor (at most ``1 ± recency_weight / 2``),
+so a passage both retrievers rank at the top cannot be overtaken by one that
+only a single retriever found far down, however new it is. Undated articles
+get the neutral factor 1: neither favoured nor pushed down. A time expression
+in the question ("last week", "in June") moves the prior's weight onto that
+window instead of onto "newest".
+
+``as_of`` hides articles published after it (undated ones stay visible).
 """
 
 from __future__ import annotations
@@ -11,25 +16,28 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
+import numpy as np
+
+from .citations import content_terms
 from .dates import UNDATED, to_days
-from .index import Index, Stored
+from .index import Index
+from .timewords import Window, asks_for_latest, time_window
 from .types import Passage
 
-_TIME_WORDS = re.compile(
-    r"\b(this (week|month|year|weekend)|last (week|month|weekend)|recent(ly)?|latest|newest|today|yesterday|"
-    r"now|current(ly)?|just|new|so far|upcoming|announced|will)\b",
-    re.I,
-)
+MODES = ("hybrid", "dense", "bm25")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Filters:
+    """Which articles a question may see. One rule (:meth:`day_mask`) serves Chroma, BM25 and Python."""
+
     as_of: dt.date | None = None
     since: dt.date | None = None
     until: dt.date | None = None
-    sources: list[str] | None = None
+    sources: tuple[str, ...] | list[str] | None = None
+    keep_undated: bool = False  # a range the question itself states ("since March") hides no undated article
 
     @property
     def max_days(self) -> int | None:
@@ -40,118 +48,97 @@ class Filters:
     def min_days(self) -> int | None:
         return to_days(self.since) if self.since else None
 
-    def chroma_where(self) -> dict | None:
-        clauses = []
+    @property
+    def undated_ok(self) -> bool:
+        # as_of is "what was known then": undated articles stay. An explicit range
+        # (since/until) is a question about dated events: undated ones fall outside it.
+        return self.keep_undated or (self.since is None and self.until is None)
+
+    @property
+    def active(self) -> bool:
+        return self.max_days is not None or self.min_days is not None or bool(self.sources)
+
+    def day_mask(self, days: np.ndarray) -> np.ndarray:
+        """The date rule, on an array of ``published_days`` (``UNDATED`` for none)."""
+        days = np.asarray(days, dtype=np.int64)
+        undated = days == UNDATED
+        keep = np.ones(days.shape, dtype=bool)
         if self.max_days is not None:
-            # an explicit `until` is a range the user asked for: undated articles fall outside it
-            if self.until is None:
-                clauses.append({"$or": [{"published_days": {"$lte": self.max_days}}, {"published_days": {"$eq": UNDATED}}]})
-            else:
-                clauses.append({"published_days": {"$lte": self.max_days}})
-                clauses.append({"published_days": {"$ne": UNDATED}})
+            keep &= days <= self.max_days
         if self.min_days is not None:
-            clauses.append({"published_days": {"$gte": self.min_days}})
+            keep &= days >= self.min_days
+        return np.where(undated, self.undated_ok, keep)
+
+    def mask(self, days: np.ndarray, sources: np.ndarray) -> np.ndarray | None:
+        """Both rules over a whole store (the BM25 cache's arrays); None when nothing is filtered."""
+        if not self.active:
+            return None
+        keep = self.day_mask(days)
+        if self.sources:
+            wanted = set(self.sources)
+            keep &= np.fromiter((s in wanted for s in sources), dtype=bool, count=len(sources))
+        return keep
+
+    def passes(self, meta: dict) -> bool:
+        days = np.array([int(meta.get("published_days", UNDATED))])
+        return bool(self.day_mask(days)[0]) and (not self.sources or meta.get("source") in self.sources)
+
+    def chroma_where(self) -> dict | None:
+        """:meth:`day_mask` and the source rule written as a Chroma ``where``."""
+        dated = []
+        if self.max_days is not None:
+            dated.append({"published_days": {"$lte": self.max_days}})
+        if self.min_days is not None:
+            dated.append({"published_days": {"$gte": self.min_days}})
+        clauses = []
+        if dated:
+            dated.append({"published_days": {"$ne": UNDATED}})
+            rule = {"$and": dated}
+            clauses.append({"$or": [rule, {"published_days": {"$eq": UNDATED}}]} if self.undated_ok else rule)
         if self.sources:
             clauses.append({"source": {"$in": list(self.sources)}})
         if not clauses:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
-    def passes(self, meta: dict) -> bool:
-        """The same test as :meth:`chroma_where`, on one chunk's metadata."""
-        days = int(meta.get("published_days", UNDATED))
-        if self.max_days is not None:
-            if days == UNDATED:
-                if self.until is not None:
-                    return False
-            elif days > self.max_days:
-                return False
-        if self.min_days is not None and (days == UNDATED or days < self.min_days):
-            return False
-        return not self.sources or meta.get("source") in self.sources
-
 
 @dataclass(frozen=True)
 class Fusion:
-    """How dense and BM25 ranks and the recency prior combine (tuned in bench/fusion_probe.py).
+    """How dense and BM25 ranks, titles, articles and dates combine (tuned in bench/fusion_probe.py).
 
-    Weighted reciprocal-rank fusion, plus a bonus of ``recency_weight / rrf_k`` times
-    ``exp(-age / recency_tau_days)`` for dated articles, halved when the question has no
-    time words. Age counts from the newest article the question can see (or ``as_of``), so
-    an archive asked about today still favours its own latest week.
+    ``relevance`` = weighted reciprocal-rank fusion, raised by up to ``title_weight`` for a
+    title that shares the question's words and by ``article_weight`` of the article's other
+    candidates' relevance (a story several passages match). The recency factor multiplies
+    it: ``1 + w · (exp(−age/τ) − ½)`` for dated articles (``w`` = ``recency_weight``, halved
+    unless the question asks for the latest; age from ``as_of``, or for such a question from the
+    newest article it can see), 1 for undated.
     """
 
     rrf_k: float  # the values come from Settings (QA_RRF_K, …): one place for the defaults
     dense_weight: float
     recency_weight: float
     recency_tau_days: float
+    title_weight: float = 0.0
+    article_weight: float = 0.0
+    candidates: int = 100
+    mode: str = "hybrid"
     bm25_weight: float = 1.0
     per_article: int = 2
+    near_duplicate: float = 0.6  # word-shingle Jaccard above which two passages are one story
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"retrieval mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if not 0 <= self.recency_weight <= 1:
+            raise ValueError("recency_weight must be between 0 and 1: the prior may reorder near-ties, not beat relevance")
 
     @classmethod
-    def from_settings(cls, s) -> "Fusion":
-        return cls(rrf_k=s.rrf_k, dense_weight=s.dense_weight, recency_weight=s.recency_weight,
-                   recency_tau_days=s.recency_tau_days)
-
-
-def fuse(question: str, dense: list[str], bm25: list[str], meta: dict[str, dict], ref_days: int | None,
-         fusion: Fusion, n: int) -> list[tuple[float, str]]:
-    """(score, chunk id) of the best ``n``, at most ``per_article`` per article while others compete."""
-    score: dict[str, float] = {}
-    for ids, w in ((dense, fusion.dense_weight), (bm25, fusion.bm25_weight)):
-        for rank, cid in enumerate(ids):
-            score[cid] = score.get(cid, 0.0) + w / (fusion.rrf_k + rank + 1)
-    if ref_days is not None and fusion.recency_tau_days > 0 and fusion.recency_weight > 0:
-        weight = fusion.recency_weight * (1.0 if _TIME_WORDS.search(question) else 0.5) / fusion.rrf_k
-        for cid in score:
-            days = int(meta[cid].get("published_days", UNDATED))
-            if days != UNDATED and days <= ref_days:
-                score[cid] += weight * math.exp(-(ref_days - days) / fusion.recency_tau_days)
-    chosen: list[tuple[float, str]] = []
-    overflow: list[tuple[float, str]] = []
-    per: dict[str, int] = {}
-    seen_text: set[str] = set()
-    for cid in sorted(score, key=lambda c: -score[c]):
-        m = meta[cid]
-        text = m.get("_text")
-        if text is not None:
-            if text in seen_text:
-                continue
-            seen_text.add(text)
-        aid = m.get("article_id", cid)
-        if per.get(aid, 0) >= fusion.per_article:
-            overflow.append((score[cid], cid))
-            continue
-        per[aid] = per.get(aid, 0) + 1
-        chosen.append((score[cid], cid))
-        if len(chosen) >= n:
-            break
-    if len(chosen) < n:  # fewer articles than places: the best of the rest fill them
-        chosen = sorted(chosen + overflow[: n - len(chosen)], key=lambda t: -t[0])
-    return chosen
-
-
-def retrieve(
-    question: str,
-    index: Index,
-    *,
-    k: int = 4,
-    filters: Filters | None = None,
-    candidates: int = 100,
-    fusion: Fusion | None = None,
-    recency_tau_days: float | None = None,
-    mode: str = "hybrid",
-) -> list[Passage]:
-    """Top-k passages for the question; ``mode`` is hybrid, dense or bm25 (the last two for bench/)."""
-    filters = filters or Filters()
-    fusion = fusion or Fusion.from_settings(index.settings)
-    if recency_tau_days is not None:
-        fusion = replace(fusion, recency_tau_days=recency_tau_days)
-    if index.count() == 0:
-        return []
-    cands = gather(question, index, filters=filters, candidates=candidates, mode=mode)
-    chosen = fuse(question, cands.dense, cands.bm25, cands.meta, cands.ref_days, fusion, k)
-    return [_passage(cid, cands.meta[cid], score, cands.dense, cands.bm25) for score, cid in chosen]
+    def from_settings(cls, s, **overrides) -> "Fusion":
+        kw = dict(rrf_k=s.rrf_k, dense_weight=s.dense_weight, recency_weight=s.recency_weight,
+                  recency_tau_days=s.recency_tau_days, title_weight=s.title_weight,
+                  article_weight=s.article_weight, candidates=s.candidates)
+        kw.update(overrides)
+        return cls(**kw)
 
 
 @dataclass
@@ -161,26 +148,129 @@ class Candidates:
     dense: list[str]
     bm25: list[str]
     meta: dict[str, dict]  # chunk id -> its metadata, plus "_text": the passage without its header
-    ref_days: int | None  # the recency prior's "now": the newest article the question can see
+    ref_days: int | None  # the recency prior's "now": as_of, or the newest visible article for "latest" questions
+    window: Window | None = None  # a time the question names ("last week"), relative to as_of
+    timings: dict[str, float] = field(default_factory=dict)
 
 
-def gather(question: str, index: Index, *, filters: Filters, candidates: int, mode: str = "hybrid") -> Candidates:
+def relevance(question: str, dense: list[str], bm25: list[str], meta: dict[str, dict], fusion: Fusion) -> dict[str, float]:
+    score: dict[str, float] = {}
+    for ids, w in ((dense, fusion.dense_weight), (bm25, fusion.bm25_weight)):
+        for rank, cid in enumerate(ids):
+            score[cid] = score.get(cid, 0.0) + w / (fusion.rrf_k + rank + 1)
+    if fusion.title_weight:
+        q = content_terms(question)
+        if q:
+            for cid in score:
+                t = content_terms(meta[cid].get("title", ""))
+                score[cid] *= 1 + fusion.title_weight * len(q & t) / len(q)
+    if fusion.article_weight:
+        per: dict[str, list[float]] = {}
+        for cid, s in score.items():
+            per.setdefault(meta[cid].get("article_id", cid), []).append(s)
+        for cid in score:
+            same = per[meta[cid].get("article_id", cid)]
+            score[cid] += fusion.article_weight * (sum(sorted(same, reverse=True)[:3]) - score[cid])
+    return score
+
+
+def recency_factor(days: int, ref_days: int | None, window: Window | None, fusion: Fusion, strong: bool) -> float:
+    """The prior: between ``1 − w/2`` and ``1 + w/2``; exactly 1 for an undated article."""
+    w = fusion.recency_weight
+    if days == UNDATED or w <= 0:
+        return 1.0
+    if window is not None:
+        return 1 + w / 2 if window.contains_days(days) else 1 - w / 2
+    if ref_days is None or fusion.recency_tau_days <= 0 or days > ref_days:
+        return 1.0
+    w = w if strong else w / 2
+    return 1 + w * (math.exp(-(ref_days - days) / fusion.recency_tau_days) - 0.5)
+
+
+def fuse(question: str, dense: list[str], bm25: list[str], meta: dict[str, dict], ref_days: int | None,
+         fusion: Fusion, n: int, window: Window | None = None) -> list[tuple[float, str]]:
+    """(score, chunk id) of the best ``n``: one passage per story, at most ``per_article`` per article."""
+    rel = relevance(question, dense, bm25, meta, fusion)
+    strong = asks_for_latest(question)
+    score = {cid: r * recency_factor(int(meta[cid].get("published_days", UNDATED)), ref_days, window, fusion, strong)
+             for cid, r in rel.items()}
+    chosen: list[tuple[float, str]] = []
+    overflow: list[tuple[float, str]] = []
+    per: dict[str, int] = {}
+    shingles: list[set] = []
+    for cid in sorted(score, key=lambda c: -score[c]):
+        m = meta[cid]
+        sh = _shingles(m.get("_text", ""))
+        if sh and any(_jaccard(sh, other) >= fusion.near_duplicate for other in shingles):
+            continue  # the same story, told again (a syndicated copy, a twin page)
+        aid = m.get("article_id", cid)
+        if per.get(aid, 0) >= fusion.per_article:
+            overflow.append((score[cid], cid))
+            continue
+        per[aid] = per.get(aid, 0) + 1
+        shingles.append(sh)
+        chosen.append((score[cid], cid))
+        if len(chosen) >= n:
+            break
+    if len(chosen) < n:  # fewer articles than places: the best of the rest fill them
+        chosen = sorted(chosen + overflow[: n - len(chosen)], key=lambda t: -t[0])
+    return chosen
+
+
+def _shingles(text: str, size: int = 4) -> set:
+    words = re.findall(r"\w+", text.lower())
+    return {hash(tuple(words[i : i + size])) for i in range(max(0, len(words) - size + 1))}
+
+
+def _jaccard(a: set, b: set) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def retrieve(
+    question: str,
+    index: Index,
+    *,
+    k: int = 4,
+    filters: Filters | None = None,
+    fusion: Fusion | None = None,
+) -> list[Passage]:
+    """Top-k passages for the question (``fusion.mode``: hybrid, or dense/bm25 alone for bench/)."""
+    filters = filters or Filters()
+    fusion = fusion or Fusion.from_settings(index.settings)
+    if index.refresh()[1] == 0:
+        return []
+    cands = gather(question, index, filters=filters, fusion=fusion)
+    chosen = fuse(question, cands.dense, cands.bm25, cands.meta, cands.ref_days, fusion, k, cands.window)
+    return [_passage(cid, cands.meta[cid], score, cands.dense, cands.bm25) for score, cid in chosen]
+
+
+def gather(question: str, index: Index, *, filters: Filters, fusion: Fusion) -> Candidates:
     meta: dict[str, dict] = {}
     dense_ids: list[str] = []
     bm25_ids: list[str] = []
-    bm = index.bm25() if mode in ("hybrid", "bm25") or filters.as_of else None
+    mode, n = fusion.mode, fusion.candidates
+    bm = index.bm25()
+    window = time_window(question, filters.as_of) if filters.as_of else None
+    if window is not None and window.hard:
+        # "since March": a bound the question states, kept as strictly as the user's own `since`
+        filters = replace(filters, since=max(filters.since or window.start, window.start),
+                          keep_undated=filters.since is None and filters.until is None)
     if mode in ("hybrid", "dense"):
-        for item in _dense(question, index, candidates, filters):
+        for item in _dense(question, index, n, filters):
             dense_ids.append(item.id)
             meta[item.id] = {**item.metadata, "_text": item.text}
     if mode in ("hybrid", "bm25"):
-        mask = bm.mask(filters.min_days, filters.max_days, filters.sources, undated_ok=filters.until is None)
-        bm25_ids = [cid for cid, _ in bm.search(question, candidates, mask)]
+        mask = filters.mask(bm.days, bm.sources)
+        bm25_ids = [cid for cid, _ in bm.search(question, n, mask)]
         for item in index.get([cid for cid in bm25_ids if cid not in meta]):
             meta[item.id] = {**item.metadata, "_text": item.text}
         bm25_ids = [cid for cid in bm25_ids if cid in meta]
-    ref_days = bm.newest(filters.max_days) if bm is not None and filters.as_of else None
-    return Candidates(dense_ids, bm25_ids, meta, ref_days)
+    ref_days = None
+    if filters.as_of:
+        # age counts from the day asked; a question asking for "the latest" counts from the newest
+        # article it can see, so an archive asked about later still finds its own last week
+        ref_days = bm.newest(filters.max_days) if asks_for_latest(question) else to_days(filters.as_of)
+    return Candidates(dense_ids, bm25_ids, meta, ref_days, window if window is not None and not window.hard else None)
 
 
 def _passage(cid: str, meta: dict, score: float, dense: list[str], bm25: list[str]) -> Passage:
@@ -205,12 +295,8 @@ def _dense(question: str, index: Index, n: int, filters: Filters):
     where = filters.chroma_where()
     if where is not None:
         res = index.call("Searching the index", col.query, query_embeddings=vec, n_results=3 * n, include=include)
-        rows = [item for item in _stored(res) if filters.passes(item.metadata)]
+        rows = [item for item in index.stored_rows(res) if filters.passes(item.metadata)]
         if len(rows) >= n or len(res["ids"][0]) < 3 * n:
             return rows[:n]
     res = index.call("Searching the index", col.query, query_embeddings=vec, n_results=n, where=where, include=include)
-    return _stored(res)
-
-
-def _stored(res: dict) -> list[Stored]:
-    return [Stored(i, d or "", m or {}) for i, d, m in zip(res["ids"][0], res["documents"][0], res["metadatas"][0])]
+    return index.stored_rows(res)

@@ -64,8 +64,11 @@ class Settings(BaseSettings):
     candidates: int = 100  # per retriever before fusion
     rrf_k: float = 10.0
     dense_weight: float = 0.5  # BM25 counts 1.0
-    recency_weight: float = 4.0  # 0 turns the recency prior off
+    # the recency prior multiplies relevance by 1 ± weight/2 at most (0 turns it off; ≤ 1)
+    recency_weight: float = Field(default=0.5, ge=0.0, le=1.0)
     recency_tau_days: float = 30.0
+    title_weight: float = 0.0  # relevance raised by up to this share for a title sharing the question's words
+    article_weight: float = 0.0  # share of the article's other candidates' relevance added to a passage
     max_question_chars: int = 2000
 
     # --- answering ---------------------------------------------------------
@@ -78,7 +81,10 @@ class Settings(BaseSettings):
     local_threads: int = 0  # 0 = all cores
     local_ctx: int = 4096
     max_answer_tokens: int = 256
-    prompt_token_budget: int = 700  # passage tokens; ~45 tokens/s prompt speed on 2 cores
+    prompt_token_budget: int = 700  # passage tokens of the free-text prompt; ~45 tokens/s prompt speed on 2 cores
+    evidence_token_budget: int = 250  # evidence sentences the reader is given (tokens)
+    evidence_sentences: int = 8  # at most this many of them
+    openai_structured: bool = True  # ask the endpoint for JSON (falls back to free text where unsupported)
     refuse_threshold: float = 0.35
 
     # --- web app (app.py) -------------------------------------------------

@@ -26,6 +26,20 @@ class Passage(BaseModel):
         return self.published or "undated"
 
 
+class EvidenceSentence(BaseModel):
+    """A sentence the reader is shown, numbered [n]; it belongs to ``passage`` (1-based)."""
+
+    n: int
+    passage: int
+    text: str  # the sentence itself (what a citation quotes)
+    context: str = ""  # the sentence before it, when this one opens with "he", "the company", …
+    score: float = 0.0
+
+    @property
+    def shown(self) -> str:
+        return f"{self.context} {self.text}".strip()
+
+
 class Citation(BaseModel):
     index: int  # the [n] in Answer.text
     title: str
@@ -37,6 +51,7 @@ class Citation(BaseModel):
     quote: str  # the sentence of the passage that supports the claim
     passage: str = ""  # the whole passage, for showing the quote in context
     support: float = 0.0
+    answer_span: tuple[int, int] | None = None  # where the answer stands in ``quote`` (for highlighting)
 
 
 class Answer(BaseModel):
@@ -44,13 +59,14 @@ class Answer(BaseModel):
     text: str
     citations: list[Citation] = Field(default_factory=list)
     refused: bool = False
-    answerer: Literal["openai", "local", "extractive"]
+    answerer: Literal["openai", "local", "extractive", "chat-model"]
     model: str
     flagged: list[str] = Field(default_factory=list)  # sentences no passage supports
     timings: dict[str, float] = Field(default_factory=dict)  # retrieval, first_token, total (s)
     standalone_question: str = ""  # the question after the follow-up rewrite
     raw_text: str = ""  # the model's output before markers were checked
     passages: list[Passage] = Field(default_factory=list)
+    evidence: list[EvidenceSentence] = Field(default_factory=list)  # the numbered sentences the reader was given
     invalid_markers: int = 0  # markers in raw_text that pointed at no passage
     total_markers: int = 0
 
@@ -61,6 +77,7 @@ class Evidence(BaseModel):
     kind: Literal["evidence"] = "evidence"
     passages: list[Passage]
     best_sentences: list[str]
+    sentences: list[EvidenceSentence] = Field(default_factory=list)  # what the reader is given, numbered
     standalone_question: str
     answerer: str
     model: str

@@ -94,16 +94,13 @@ class BaselineSystem:
     @property
     def answerer(self):
         if self._answerer is None:
-            from qa.llm import resolve
+            from qa.answerers import resolve
 
             self._answerer = resolve(self.settings)
         return self._answerer
 
     def warm_up(self) -> None:
-        if self.answerer.chat is not None:
-            from langchain_core.messages import HumanMessage
-
-            self.answerer.chat.invoke([HumanMessage("Say OK.")], max_tokens=2)
+        self.answerer.warm_up()
 
     def answer(self, q: Question) -> dict:
         from langchain_core.output_parsers import StrOutputParser
@@ -115,7 +112,8 @@ class BaselineSystem:
         t0 = time.perf_counter()
         docs = self.store.similarity_search(q.question, k=TOP_K)
         first = None
-        if self.answerer.chat is None:
+        chat = getattr(self.answerer, "chat", None)  # the recipe's LLM: the same chat model ours would use
+        if chat is None:
             passages = [
                 Passage(chunk_id=str(i), article_id=d.metadata.get("url", ""), title=d.metadata.get("title", ""),
                         url=d.metadata.get("url", ""), text=d.page_content)
@@ -124,7 +122,7 @@ class BaselineSystem:
             raw = extractive.answer(q.question, passages, self.emb.embed, self.settings.refuse_threshold)
             first = time.perf_counter() - t0
         else:
-            chain = ChatPromptTemplate.from_template(PROMPT) | self.answerer.chat | StrOutputParser()
+            chain = ChatPromptTemplate.from_template(PROMPT) | chat | StrOutputParser()
             parts = []
             for piece in chain.stream({"question": q.question, "context": "\n\n".join(d.page_content for d in docs)}):
                 if piece and first is None:

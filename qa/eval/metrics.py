@@ -119,6 +119,30 @@ def choice_correct(answer_text: str, choices: list[str], gold: str, question: st
     return True
 
 
+def choice_correct_fair(answer_text: str, choices: list[str], gold: str, question: str = "") -> bool:
+    """The fairer mapping, reported beside :func:`choice_correct`: the answer names the gold choice's
+    distinctive words (those no other choice and not the question has) and no other choice's.
+
+    A short answer that names the right choice in fewer words ("William" for "Prince William",
+    "Times Square" for "New York City's Times Square") counts; one that also names another
+    choice's distinctive words does not.
+    """
+    if choice_correct(answer_text, choices, gold, question):
+        return True
+    q = set(tokens(question))
+    sent = set(tokens(first_sentence(answer_text))) - q
+    sets = [_choice_set(c, q) for c in choices]
+    try:
+        gi = [normalize(c) for c in choices].index(normalize(gold))
+    except ValueError:
+        return False
+    distinct = []
+    for i, cs in enumerate(sets):
+        others = set().union(*(sets[j] for j in range(len(sets)) if j != i))
+        distinct.append(cs - others)
+    return bool(distinct[gi] & sent) and not any(distinct[i] & sent for i in range(len(sets)) if i != gi)
+
+
 def token_f1(answer_text: str, golds: list[str]) -> float:
     pred = tokens(strip_markers(answer_text))
     best = 0.0
@@ -134,14 +158,16 @@ def token_f1(answer_text: str, golds: list[str]) -> float:
 
 
 def is_correct(answer_text: str, refused: bool, n_citations: int, golds: list[str], choices: list[str],
-               question: str = "") -> bool:
-    """The accuracy rule. Unanswerable (no golds): correct when refused with no citation."""
+               question: str = "", fair: bool = False) -> bool:
+    """The accuracy rule. Unanswerable (no golds): correct when refused with no citation.
+    ``fair``: choices mapped by :func:`choice_correct_fair` (reported beside, never instead)."""
     if not golds:
         return refused and n_citations == 0
     if refused:
         return False
     if choices:
-        return any(choice_correct(answer_text, choices, g, question) for g in golds)
+        rule = choice_correct_fair if fair else choice_correct
+        return any(rule(answer_text, choices, g, question) for g in golds)
     return any(contains_answer(answer_text, g) for g in golds)
 
 
@@ -214,6 +240,9 @@ def summarize_answers(records: list[dict]) -> dict:
     out = {
         "n_answered_questions": len(recs),
         "accuracy": mean(r["correct"] for r in answerable) if answerable else None,
+        "accuracy_fair": mean(r.get("correct_fair", r["correct"]) for r in answerable) if answerable else None,
+        "evidence_answer_rate": mean(r["evidence_has_answer"] for r in answerable if "evidence_has_answer" in r)
+        if any("evidence_has_answer" in r for r in answerable) else None,
         "token_f1": mean(r.get("f1", 0.0) for r in answerable) if answerable else None,
         "refusal_rate": mean(r["refused"] for r in answerable) if answerable else None,
         "unanswerable_n": len(unanswerable),

@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--results", help="per-question JSONL (resumable); default: next to --json")
     ap.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
     ap.add_argument("--no-dates", action="store_true", help="ignore question dates (no as-of filter, no recency bonus)")
+    ap.add_argument("--archive", nargs="?", const="auto", default=None, metavar="DATE",
+                    help="archive mode: ask every question as of DATE (default: the corpus's last day + 30 days) "
+                         "instead of its own date, as a person reading an archive later would")
     ap.add_argument("--embedding-model", default=None, help="all-MiniLM-L6-v2-int8 (default) or paraphrase-MiniLM-L3-v2")
     ap.add_argument("--k", type=int, default=None, help="passages given to the answerer (default QA_K)")
     ap.add_argument("--candidates", type=int, default=None, help="per-retriever candidates before fusion")
@@ -164,12 +167,16 @@ def run(args) -> int:
     else:
         from .systems import OurSystem
 
-        system = OurSystem(settings, embedding_model=emb_model, mode=args.mode, dates=dates, k=settings.k, emb=emb)
+        ask_as_of = archive_day(args.archive, selected) if args.archive else None
+        system = OurSystem(settings, embedding_model=emb_model, mode=args.mode, dates=dates, k=settings.k, emb=emb,
+                           ask_as_of=ask_as_of)
         cfg = {"system": "ours", "chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap,
                "k": settings.k, "mode": args.mode, "dates": dates, "candidates": settings.candidates,
                "recency_tau_days": settings.recency_tau_days if dates else 0.0,
                "rrf_k": settings.rrf_k, "dense_weight": settings.dense_weight,
-               "recency_weight": settings.recency_weight if dates else 0.0}
+               "recency_weight": settings.recency_weight if dates else 0.0,
+               "title_weight": settings.title_weight, "article_weight": settings.article_weight,
+               "asked_as_of": ask_as_of.isoformat() if ask_as_of else "question date"}
     cfg.update({
         "embedding_model": emb.name, "retrieval_only": bool(args.retrieval_only),
         "answerer": None if args.retrieval_only else args.answerer,
@@ -290,6 +297,18 @@ def run(args) -> int:
     return 0
 
 
+def archive_day(arg: str, records: list[dict]) -> dt.date:
+    """The day an archive is read: the one given, or 30 days after the newest article indexed."""
+    from qa.dates import parse_date, require_date
+
+    if arg != "auto":
+        return require_date(arg, "--archive")
+    days = [d for d in (parse_date(r.get("published")) for r in records) if d]
+    if not days:
+        raise SystemExit("--archive: no article has a date; give the day explicitly (--archive YYYY-MM-DD)")
+    return max(days) + dt.timedelta(days=30)
+
+
 def _out_of_time(args, t_start: float) -> bool:
     return bool(args.max_minutes) and time.time() - t_start > args.max_minutes * 60
 
@@ -314,6 +333,10 @@ def _ask(system, q: Question, retrieval_only: bool, verbatim: bool) -> dict:
     rec["citation_urls"] = [c["url"] for c in a["citations"]]
     rec["n_citations"] = n_cit
     rec["correct"] = M.is_correct(a["text"], a["refused"], n_cit, q.answers, q.choices, q.question)
+    rec["correct_fair"] = M.is_correct(a["text"], a["refused"], n_cit, q.answers, q.choices, q.question, fair=True)
+    if q.answers and a.get("evidence_text") is not None:
+        # sentence selection on its own: was an answer-bearing sentence among those the reader got?
+        rec["evidence_has_answer"] = any(M.text_contains(M.padded_norm(t), g) for t in a["evidence_text"] for g in q.answers)
     rec["f1"] = 0.0 if a["refused"] or not q.answers else M.token_f1(a["text"], q.answers)
     if q.answers and not a["refused"] and n_cit:
         gold = set(q.gold_urls)
@@ -397,7 +420,8 @@ def summarize(results, cfg, build, emb_stats, embed_rate, made_info, answerer=No
         "n_answerable": len(answerable),
         "hit@1": _r(ret.get("hit@1")), "hit@5": _r(ret.get("hit@5")), "hit@10": _r(ret.get("hit@10")),
         "mrr@10": _r(ret.get("mrr@10")),
-        "accuracy": _r(ans.get("accuracy")), "token_f1": _r(ans.get("token_f1")),
+        "accuracy": _r(ans.get("accuracy")), "accuracy_fair": _r(ans.get("accuracy_fair")),
+        "evidence_answer_rate": _r(ans.get("evidence_answer_rate")), "token_f1": _r(ans.get("token_f1")),
         "refusal_rate": _r(ans.get("refusal_rate")),
         "citation_validity": _r(ans.get("citation_validity")), "citation_markers": ans.get("citation_markers"),
         "citation_invalid_markers": ans.get("citation_invalid_markers"),

@@ -8,7 +8,6 @@ Both expose the same small interface so the runner scores them alike:
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import time
 from pathlib import Path
@@ -24,12 +23,18 @@ RETRIEVE_K = 10  # hit@k / MRR are measured on the top 10
 class OurSystem:
     name = "ours"
 
-    def __init__(self, settings, *, embedding_model: str, mode: str, dates: bool, k: int, emb: CachedEmbeddings):
+    def __init__(self, settings, *, embedding_model: str, mode: str, dates: bool, k: int, emb: CachedEmbeddings,
+                 ask_as_of: dt.date | None = None):
         from qa.index import Index
+        from qa.retrieve import Fusion
 
         self.settings = settings
         self.mode = mode
         self.dates = dates
+        # archive mode: every question asked as of one later day instead of its own date
+        self.ask_as_of = ask_as_of
+        overrides = {"mode": mode} if dates else {"mode": mode, "recency_weight": 0.0}
+        self.fusion = Fusion.from_settings(settings, **overrides)
         self.k = k
         self.index = Index(settings, embedding_model=embedding_model)
         self.index._embeddings = emb  # every embedding (ingest, queries, extractive) goes through the cache
@@ -81,63 +86,36 @@ class OurSystem:
         return list(res["documents"] or [])
 
     # --- retrieval ---------------------------------------------------------------
-    def _filters(self, q: Question):
-        from qa.retrieve import Filters
-
-        return Filters(as_of=q.date) if self.dates and q.date else Filters()
+    def as_of(self, q: Question) -> dt.date | None:
+        """The day the question is asked: its own date, the archive day, or None (nothing hidden)."""
+        if not self.dates:
+            return None
+        return self.ask_as_of or q.date
 
     def retrieve(self, q: Question) -> tuple[list[str], float]:
-        from qa.retrieve import Fusion, retrieve
+        from qa.retrieve import Filters, retrieve
 
         t0 = time.perf_counter()
-        passages = retrieve(
-            q.question, self.index, k=RETRIEVE_K, filters=self._filters(q), candidates=self.settings.candidates,
-            fusion=Fusion.from_settings(self.settings), recency_tau_days=None if self.dates else 0.0, mode=self.mode,
-        )
+        passages = retrieve(q.question, self.index, k=RETRIEVE_K, filters=Filters(as_of=self.as_of(q)), fusion=self.fusion)
         return [p.url or p.article_id for p in passages], time.perf_counter() - t0
 
     # --- answers -------------------------------------------------------------------
     @property
     def answerer(self):
         if self._answerer is None:
-            from qa.llm import resolve
+            from qa.answerers import resolve
 
             self._answerer = resolve(self.settings)
         return self._answerer
 
     def warm_up(self) -> None:
         """Load the LLM before timing starts (joining and loading a GGUF takes seconds)."""
-        if self.answerer.chat is not None:
-            from langchain_core.messages import HumanMessage
-
-            self.answerer.chat.invoke([HumanMessage("Say OK.")], max_tokens=2)
-
-    @contextlib.contextmanager
-    def _mode(self):
-        """ask() always retrieves in hybrid mode; for --mode dense/bm25 pass the mode through."""
-        if self.mode == "hybrid":
-            yield
-            return
-        import qa.answer as answer_mod
-
-        orig = answer_mod.retrieve
-
-        def patched(*a, **kw):
-            kw["mode"] = self.mode
-            return orig(*a, **kw)
-
-        answer_mod.retrieve = patched
-        try:
-            yield
-        finally:
-            answer_mod.retrieve = orig
+        self.answerer.warm_up()
 
     def answer(self, q: Question) -> dict:
         from qa.answer import ask
 
-        as_of = q.date if self.dates and q.date else None  # None: ask() uses today (nothing hidden)
-        with self._mode():
-            a = ask(q.question, k=self.k, as_of=as_of, index=self.index, answerer=self.answerer)
+        a = ask(q.question, k=self.k, as_of=self.as_of(q), index=self.index, answerer=self.answerer, fusion=self.fusion)
         cited = sum(1 for s in split_sentences(a.text) if MARKER.search(s)) if not a.refused else 0
         return {
             "text": a.text, "raw_text": a.raw_text, "refused": a.refused, "answerer": a.answerer, "model": a.model,
@@ -145,6 +123,9 @@ class OurSystem:
             "total_markers": a.total_markers, "invalid_markers": a.invalid_markers,
             "cited_sentences": cited, "flagged_sentences": len(a.flagged),
             "answer_s": a.timings.get("total"), "first_token_s": a.timings.get("first_token"),
+            "evidence_s": a.timings.get("evidence"), "condense_s": a.timings.get("condense"),
+            "evidence_urls": [a.passages[e.passage - 1].url for e in a.evidence] if a.evidence else [],
+            "evidence_text": [e.text for e in a.evidence],
             "passage_urls": [p.url for p in a.passages],
         }
 

@@ -1,0 +1,324 @@
+"""Who writes the answer: a registry of answerers (name → factory) behind one interface.
+
+Every answerer turns a question and its evidence into a :class:`Draft`; what the
+draft is worth (cited, flagged, refused) is decided afterwards, in one place
+(:mod:`qa.verdict`), whichever answerer wrote it.
+
+* ``local``: the embedded GGUF model. It reads the numbered evidence sentences and
+  must reply ``{"sentence": n, "answer": "…"}``: llama.cpp's grammar-constrained
+  decoding makes any other shape impossible, so citations exist by construction.
+* ``openai``: any OpenAI-compatible endpoint. Structured output where the server
+  supports it; where it does not (an error, or text that is not the JSON asked
+  for), the free-text passage prompt with [n] markers, checked as before.
+* ``extractive``: no LLM; the best evidence sentence, quoted.
+* any LangChain chat model passed as ``llm=``: the free-text path (structured
+  output is only asked of models known to support it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.output_parsers import StrOutputParser
+
+from . import extractive, local_model
+from .errors import LLMUnavailable
+from .evidence import format_evidence
+from .prompt import ANSWER_PROMPT, CONDENSE_PROMPT, READER_PROMPT, format_context, format_history
+from .settings import Settings
+from .types import REFUSAL, EvidenceSentence, Passage
+
+_FOLLOW_UP = re.compile(r"^(and|but|what about|how about|also|so)\b|\b(he|she|they|it|its|their|his|her|them|that|this|those|these|one)\b", re.I)
+
+
+@dataclass
+class Draft:
+    """What an answerer proposes, before any check.
+
+    Structured: ``sentence`` (an evidence number, 0 = not stated) and ``short`` (the answer's words).
+    Free text: ``text`` with [n] markers pointing at passages.
+    """
+
+    raw: str
+    sentence: int | None = None
+    short: str | None = None
+    text: str | None = None
+
+    @property
+    def structured(self) -> bool:
+        return self.sentence is not None
+
+
+@dataclass
+class Reading:
+    """What an answerer is given."""
+
+    question: str  # the question as the reader should answer it (a follow-up keeps its own words)
+    standalone: str  # the self-contained question retrieval used
+    evidence: list[EvidenceSentence]
+    passages: list[Passage]
+    settings: Settings
+
+
+class Answerer:
+    name = "extractive"
+    model = ""
+    endpoint = ""
+
+    def condense(self, question: str, history: list[tuple[str, str]]) -> str:
+        """A follow-up made self-contained for retrieval. The rule: prefix the last question."""
+        if not history:
+            return question
+        last_q = history[-1][0]
+        return f"{last_q} {question}" if _FOLLOW_UP.search(question) or len(question.split()) < 5 else question
+
+    def read(self, reading: Reading) -> Iterator[str | Draft]:
+        """Yield answer text as it is written, then one :class:`Draft`."""
+        raise NotImplementedError
+
+    def warm_up(self) -> None:
+        """Load what the first answer would otherwise pay for (a GGUF file takes seconds)."""
+
+
+class ExtractiveAnswerer(Answerer):
+    name = "extractive"
+    model = "sentence-scorer (no LLM)"
+
+    def read(self, reading: Reading) -> Iterator[str | Draft]:
+        best = reading.evidence[0] if reading.evidence else None
+        for s in reading.evidence:
+            if s.score > best.score:
+                best = s
+        if best is None or best.score < reading.settings.refuse_threshold:
+            yield REFUSAL
+            yield Draft(raw=REFUSAL, text=REFUSAL)
+            return
+        text = extractive.cite_sentence(best.text, best.passage)
+        yield text
+        yield Draft(raw=text, text=text)
+
+
+def _schema(n: int) -> dict:
+    return {
+        "type": "object",
+        "properties": {"sentence": {"type": "integer", "enum": list(range(n + 1))},
+                       "answer": {"type": "string", "maxLength": 120}},
+        "required": ["sentence", "answer"],
+    }
+
+
+class ChatAnswerer(Answerer):
+    """Any LangChain chat model. ``structured``: "grammar" (llama.cpp's JSON schema), "json_schema"
+    (OpenAI structured output, falling back to free text where unsupported) or "none" (free text)."""
+
+    def __init__(self, chat: BaseChatModel, *, name: str, model: str, endpoint: str = "", structured: str = "none",
+                 llm_condense: bool = True):
+        self.chat = chat
+        self.name = name
+        self.model = model
+        self.endpoint = endpoint
+        self.structured = structured
+        self.llm_condense = llm_condense
+        self._structured_failed = False
+        self._lock = threading.Lock()
+
+    def condense(self, question: str, history: list[tuple[str, str]]) -> str:
+        fallback = super().condense(question, history)
+        if not history or not self.llm_condense:
+            return fallback
+        try:
+            chain = CONDENSE_PROMPT | self.chat.bind(max_tokens=60) | StrOutputParser()
+            out = chain.invoke({"history": format_history(history), "question": question}).strip().strip('"')
+        except Exception:
+            return fallback
+        out = out.splitlines()[0].strip() if out else ""
+        if not out or len(out) > 3 * len(question) + 200 or "?" not in out and len(out.split()) < 3:
+            return fallback
+        return out
+
+    def warm_up(self) -> None:
+        from langchain_core.messages import HumanMessage
+
+        self.chat.invoke([HumanMessage("Say OK.")], max_tokens=2)
+
+    def read(self, reading: Reading) -> Iterator[str | Draft]:
+        if self.structured != "none" and reading.evidence and not self._structured_failed:
+            draft = yield from self._read_structured(reading)
+            if draft is not None:
+                yield draft
+                return
+        yield from self._read_free(reading)
+
+    # --- structured: {"sentence": n, "answer": "…"} over the evidence sentences -------------
+    def _bound(self, n: int):
+        schema = _schema(n)
+        if self.structured == "grammar":
+            return self.chat.bind(response_format={"type": "json_object", "schema": schema}, max_tokens=80)
+        return self.chat.bind(
+            response_format={"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": True}},
+            max_tokens=80,
+        )
+
+    def _read_structured(self, reading: Reading):
+        chain = READER_PROMPT | self._bound(len(reading.evidence)) | StrOutputParser()
+        inputs = {"evidence": format_evidence(reading.evidence, reading.passages), "question": reading.question}
+        raw, shown = "", 0
+        try:
+            for piece in chain.stream(inputs):
+                raw += piece
+                partial = _partial_answer(raw)
+                if partial is not None and len(partial) > shown:
+                    yield partial[shown:]
+                    shown = len(partial)
+        except LLMUnavailable:
+            raise
+        except Exception as exc:
+            if self.structured == "grammar" or _is_connection_problem(exc):
+                raise llm_error(exc, self) from exc
+            self._structured_failed = True  # the server refused the request shape: free text from now on
+            return None
+        parsed = _parse(raw, len(reading.evidence))
+        if parsed is None:
+            if self.structured == "grammar":
+                return Draft(raw=raw, sentence=0, short="")  # cannot happen under the grammar; refuse if it does
+            self._structured_failed = True  # the server ignored the schema
+            return None
+        sentence, short = parsed
+        return Draft(raw=raw, sentence=sentence, short=short)
+
+    # --- free text with [n] markers over the passages (the fallback, and any chat model) -------
+    def _read_free(self, reading: Reading) -> Iterator[str | Draft]:
+        chain = ANSWER_PROMPT | self.chat | StrOutputParser()
+        s = reading.settings
+        inputs = {"context": format_context(reading.passages, reading.standalone, s.prompt_token_budget),
+                  "question": reading.standalone}
+        parts: list[str] = []
+        try:
+            for piece in chain.stream(inputs):
+                if piece:
+                    parts.append(piece)
+                    yield piece
+        except LLMUnavailable:
+            raise
+        except Exception as exc:
+            raise llm_error(exc, self) from exc
+        raw = "".join(parts)
+        yield Draft(raw=raw, text=raw)
+
+
+def _partial_answer(raw: str) -> str | None:
+    """The answer string as far as it has streamed (``"answer": "He Lif`` → ``He Lif``)."""
+    m = re.search(r'"answer"\s*:\s*"((?:[^"\\]|\\.)*)', raw)
+    if not m:
+        return None
+    text = m.group(1)
+    if text.endswith("\\"):
+        text = text[:-1]
+    try:
+        return json.loads(f'"{text}"')
+    except ValueError:
+        return None
+
+
+def _parse(raw: str, n: int) -> tuple[int, str] | None:
+    m = re.search(r"\{.*\}", raw, re.S)
+    if not m:
+        return None
+    try:
+        obj = json.loads(m.group(0))
+        sentence = int(obj.get("sentence", 0))
+        short = str(obj.get("answer", "")).strip()
+    except (ValueError, TypeError, AttributeError):
+        return None
+    if not 0 <= sentence <= n:
+        sentence = 0
+    return sentence, short
+
+
+def _is_connection_problem(exc: Exception) -> bool:
+    name = type(exc).__name__
+    return "Timeout" in name or "Connection" in name
+
+
+def llm_error(exc: Exception, answerer: Answerer) -> LLMUnavailable:
+    where = answerer.endpoint or answerer.model
+    name = type(exc).__name__
+    if "Timeout" in name:
+        return LLMUnavailable(f"The LLM endpoint {where} did not answer in time ({name}).")
+    if "Connection" in name:
+        return LLMUnavailable(f"Cannot reach the LLM endpoint {where} ({name}: {exc}).")
+    return LLMUnavailable(f"The LLM endpoint {where} failed: {name}: {exc}")
+
+
+# --- the registry ------------------------------------------------------------------------
+
+def _local(settings: Settings) -> Answerer:
+    from .llm import LlamaCppChat
+
+    spec = local_model.spec_for(settings.local_model)
+    chat = LlamaCppChat(settings=settings, model_key=settings.local_model)
+    # a 1.5B model rewriting a follow-up costs seconds; the rule keeps the follow-up's own words instead
+    return ChatAnswerer(chat, name="local", model=spec.display, structured="grammar", llm_condense=False)
+
+
+def _openai(settings: Settings) -> Answerer:
+    from .llm import openai_chat
+
+    chat, base_url = openai_chat(settings)
+    return ChatAnswerer(chat, name="openai", model=settings.openai_model, endpoint=base_url,
+                        structured="json_schema" if settings.openai_structured else "none")
+
+
+def _extractive(settings: Settings) -> Answerer:
+    return ExtractiveAnswerer()
+
+
+ANSWERERS: dict[str, Callable[[Settings], Answerer]] = {
+    "openai": _openai,
+    "local": _local,
+    "extractive": _extractive,
+}
+
+
+def openai_configured() -> bool:
+    return bool(os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"))
+
+
+def auto_choice(settings: Settings) -> str:
+    if openai_configured():
+        return "openai"
+    if local_model.is_installed(settings.local_model):
+        return "local"
+    return "extractive"
+
+
+def resolve(settings: Settings, llm: BaseChatModel | None = None) -> Answerer:
+    """The answerer the settings name (``auto`` picks one), or one over the chat model given."""
+    if llm is not None:
+        return for_chat_model(llm)
+    choice = settings.llm if settings.llm != "auto" else auto_choice(settings)
+    try:
+        factory = ANSWERERS[choice]
+    except KeyError:
+        raise LLMUnavailable(f"Unknown answerer {choice!r}; choose one of {', '.join(ANSWERERS)} (QA_LLM)") from None
+    return factory(settings)
+
+
+def for_chat_model(llm: BaseChatModel) -> Answerer:
+    """A user's own LangChain chat model (ChatOllama, ChatOpenAI, …) as the answerer."""
+    from .llm import LlamaCppChat
+
+    if isinstance(llm, LlamaCppChat):
+        spec = local_model.spec_for(llm.model_key)
+        return ChatAnswerer(llm, name="local", model=spec.display, structured="grammar", llm_condense=False)
+    model = str(getattr(llm, "model_name", None) or getattr(llm, "model", None) or type(llm).__name__)
+    return ChatAnswerer(llm, name="openai" if "openai" in type(llm).__module__ else "chat-model", model=model)
+
+
+__all__ = ["ANSWERERS", "Answerer", "ChatAnswerer", "Draft", "ExtractiveAnswerer", "Reading", "resolve"]

@@ -1,0 +1,88 @@
+"""Evidence as sentences: the few sentences of the retrieved passages most likely to hold the answer.
+
+A 1.5B model reading 700 tokens of passages is slow (prompt reading is the cost on a
+CPU) and misreads; the same model given a handful of sentences picks the answer out.
+So the reader, the extractive answerer and the chat's "evidence first" view all get
+the same numbered sentences, chosen here under a small token budget. A sentence that
+opens with a pronoun ("He said …") carries the sentence before it, so the reader
+knows who "he" is.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .citations import split_sentences
+from .extractive import score_sentences
+from .types import EvidenceSentence, Passage
+
+CHARS_PER_TOKEN = 4
+_PRONOUN_START = re.compile(r"^[\"“‘(]?(he|she|they|it|its|his|her|their|this|that|these|those|the (company|group|firm|agency|"
+                            r"country|government|team|official|president|minister|move|deal|decision|report))\b", re.I)
+
+
+def select(question: str, passages: list[Passage], embed, *, token_budget: int = 250, max_sentences: int = 8,
+           focus: str | None = None) -> list[EvidenceSentence]:
+    """The best sentences, in score order, numbered 1..n, within ``token_budget`` tokens of text."""
+    if not passages:
+        return []
+    scored = score_sentences(question, passages, embed, focus=focus)
+    by_passage = {n: split_sentences(p.text) for n, p in enumerate(passages, 1)}
+    picked: list[tuple[int, str, str, float]] = []  # passage, sentence, context, score
+    used = 0
+    seen: set[str] = set()
+    for score, n, sentence in scored:
+        if len(picked) >= max_sentences:
+            break
+        key = re.sub(r"\W+", " ", sentence.lower()).strip()
+        if key in seen:
+            continue
+        context = _context(sentence, by_passage[n])
+        cost = (len(sentence) + len(context)) // CHARS_PER_TOKEN + 4
+        if picked and used + cost > token_budget:
+            continue
+        seen.add(key)
+        used += cost
+        picked.append((n, sentence, context, score))
+    # shown grouped by passage (best passage first), each passage's sentences in their own order
+    first = {}
+    for i, (n, *_rest) in enumerate(picked):
+        first.setdefault(n, i)
+    pos = {n: {s: i for i, s in enumerate(sents)} for n, sents in by_passage.items()}
+    picked.sort(key=lambda t: (first[t[0]], pos[t[0]].get(t[1], 0)))
+    return [EvidenceSentence(n=i, passage=n, text=s, context=c, score=sc) for i, (n, s, c, sc) in enumerate(picked, 1)]
+
+
+def _context(sentence: str, sentences: list[str]) -> str:
+    if not _PRONOUN_START.search(sentence):
+        return ""
+    try:
+        i = sentences.index(sentence)
+    except ValueError:
+        return ""
+    return sentences[i - 1] if i > 0 else ""
+
+
+def format_evidence(evidence: list[EvidenceSentence], passages: list[Passage], *, title_words: int = 12) -> str:
+    """The reader's view: a line per article (title, outlet, date), then its numbered sentences.
+
+    Article headings go once per article, in the order their first sentence ranks.
+    """
+    from .prompt import clean_for_prompt
+
+    groups: dict[int, list[EvidenceSentence]] = {}
+    for s in evidence:
+        groups.setdefault(s.passage, []).append(s)
+    lines: list[str] = []
+    seen_titles: set[str] = set()
+    for p_n, sentences in groups.items():
+        p = passages[p_n - 1]
+        title = " ".join(clean_for_prompt(p.title).split()[:title_words])
+        meta = ", ".join(x for x in (clean_for_prompt(p.source), p.published) if x)
+        head = f"Article: {title}" + (f" ({meta})" if meta else "")
+        if head not in seen_titles:
+            lines.append(head)
+            seen_titles.add(head)
+        for s in sentences:
+            lines.append(f"[{s.n}] {clean_for_prompt(s.shown)}")
+    return "\n".join(lines)

@@ -1,0 +1,178 @@
+"""What a draft answer is worth: cited, flagged or refused, decided here and only here.
+
+A structured draft (an evidence sentence number and the short answer) is kept when
+the answer's words stand in that sentence (or, if the model gave the wrong number,
+in another evidence sentence, which is then cited instead), it adds something the
+question did not already say, and it does not give a person another country's role
+("Scott Bessent leads the Chinese delegation"). "Not stated", or an answer no
+evidence sentence holds, is a refusal. A free-text draft goes through the marker
+and support check of :mod:`qa.citations`. Last, for every answer: a question naming
+something no retrieved passage mentions is answered with a refusal.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .answerers import Draft
+from .citations import (
+    Checked, _leader_conflict, _numbers, check, content_terms, is_refusal, split_sentences, support, uncovered_names,
+)
+from .types import REFUSAL, Citation, EvidenceSentence, Passage
+
+_NOT_STATED = re.compile(r"^\W*(not (stated|mentioned|given|known|specified)|unknown|none|n/?a|no answer)\W*$", re.I)
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’.,-]*[A-Za-z0-9]|[A-Za-z0-9]")
+_OBJECT_WHO = re.compile(r"^(did|does|do|will|would|could|should|can|has|had|have|might|must)\b", re.I)
+
+
+@dataclass
+class Verdict:
+    text: str
+    citations: list[Citation]
+    flagged: list[str]
+    refused: bool
+    invalid_markers: int = 0
+    total_markers: int = 0
+
+
+def decide(draft: Draft, question: str, evidence: list[EvidenceSentence], passages: list[Passage],
+           refuse_threshold: float = 0.35) -> Verdict:
+    if draft.structured:
+        v = _structured(draft, question, evidence, passages)
+    else:
+        v = _free_text(draft, question, evidence, passages, refuse_threshold)
+    if not v.refused and v.citations:
+        # an answer about something else: the question names what no retrieved passage mentions
+        # (all retrieved passages count: US news rarely writes "US" in the very sentence cited)
+        if uncovered_names(question, [p.text for p in passages]):
+            return Verdict(REFUSAL, [], v.flagged + [v.text], True, v.invalid_markers, v.total_markers)
+    if v.refused and not v.text:
+        v.text = REFUSAL
+    return v
+
+
+# --- structured drafts -------------------------------------------------------------------
+
+def _structured(draft: Draft, question: str, evidence: list[EvidenceSentence], passages: list[Passage]) -> Verdict:
+    n = draft.sentence or 0
+    markers = 1 if n else 0
+    short = _clean_short(draft.short or "")
+    if not n or not short or _NOT_STATED.search(short) or is_refusal(short):
+        return Verdict(REFUSAL, [], [], True, 0, markers)
+    if not content_terms(short) - content_terms(question) and not _numbers(_WORD.findall(short)):
+        # "the Chinese delegation" for "Who leads the Chinese delegation?": nothing answered
+        return Verdict(REFUSAL, [], [short], True, 0, markers)
+    order = [evidence[n - 1]] + [e for e in evidence if e.n != n]
+    for ev in order:
+        if not stands_in(short, ev.shown):
+            continue
+        answer = expand_span(short, ev.text)
+        claim = declarative(question, answer)
+        if _leader_conflict(claim, ev.shown):
+            continue
+        p = passages[ev.passage - 1]
+        span = find_span(answer, ev.text)
+        cite = Citation(
+            index=1, title=p.title, url=p.url, source=p.source, published=p.date_label, chunk_id=p.chunk_id,
+            article_id=p.article_id, quote=ev.text, passage=p.text, support=1.0, answer_span=span,
+        )
+        return Verdict(f"{claim.rstrip('.')} [1].", [cite], [], False, 0, markers)
+    return Verdict(REFUSAL, [], [short], True, 0, markers)
+
+
+def _clean_short(text: str) -> str:
+    text = re.sub(r"\s+", " ", text).strip().strip("\"“”'‘’").strip()
+    return re.sub(r"[.;:,]+$", "", text).strip()
+
+
+def _words(text: str) -> list[str]:
+    return [w.strip(".,").lower() for w in _WORD.findall(text)]
+
+
+def stands_in(short: str, sentence: str) -> bool:
+    """The answer's names and numbers all appear in the sentence, and most of its other words do."""
+    words = _WORD.findall(short)
+    have_words = set(_words(sentence))
+    have_numbers = _numbers(_WORD.findall(sentence))
+    lower = sentence.lower()
+    for w in words:
+        if any(c.isdigit() for c in w):
+            if not (_numbers([w]) & have_numbers):
+                return False
+        elif w[:1].isupper() and w.lower().strip(".,") not in have_words and w.lower() not in lower:
+            return False
+    terms = content_terms(short)
+    if not terms:
+        return short.lower() in lower
+    return len(terms & content_terms(sentence)) / len(terms) >= 0.6
+
+
+def find_span(answer: str, sentence: str) -> tuple[int, int] | None:
+    i = sentence.lower().find(answer.lower())
+    return (i, i + len(answer)) if i >= 0 else None
+
+
+_CAP = re.compile(r"[A-Z][\w’'.&-]*")
+
+
+def expand_span(short: str, sentence: str) -> str:
+    """A one-word answer as the sentence names it in full: "William" → "Prince William", "Columbia" →
+    "Columbia University" (adjacent capitalised words, up to three; never the sentence's first word)."""
+    span = find_span(short, sentence)
+    if span is None or not short[:1].isupper() or len(short.split()) > 1:
+        # a name given in full ("He Lifeng") stays as given: only a lone word is completed
+        return sentence[span[0]:span[1]] if span else short
+    start, end = span
+    tokens = list(re.finditer(r"\S+", sentence))
+    idx = [i for i, t in enumerate(tokens) if t.start() < end and t.end() > start]
+    if not idx:
+        return short
+    lo, hi = idx[0], idx[-1]
+    while lo > 1 and lo - idx[0] < 3 and _CAP.fullmatch(tokens[lo - 1].group().rstrip(",")) and not tokens[lo - 1].group().endswith(","):
+        lo -= 1
+    while hi + 1 < len(tokens) and hi - idx[-1] < 3 and _CAP.fullmatch(tokens[hi + 1].group().rstrip(".,;:")) \
+            and not tokens[hi].group().endswith((",", ";", ":")):
+        hi += 1
+    start = min(start, tokens[lo].start())
+    end = max(end, tokens[hi].end())
+    return sentence[start:end].rstrip(".,;:")
+
+
+def declarative(question: str, answer: str) -> str:
+    """"Who leads the Chinese delegation?" + "He Lifeng" → "He Lifeng leads the Chinese delegation."
+    Other questions keep the answer as it is: a rewrite that could misplace words is worse than none."""
+    m = re.match(r"^\s*who\s+(.+?)\s*\?*\s*$", question, re.I)
+    if m and not _OBJECT_WHO.match(m.group(1)) and " who " not in f" {m.group(1).lower()} ":
+        return f"{answer} {m.group(1)}."
+    return answer[:1].upper() + answer[1:] if answer[:1].islower() and not answer[:2].isupper() else answer
+
+
+# --- free-text drafts --------------------------------------------------------------------
+
+def _free_text(draft: Draft, question: str, evidence: list[EvidenceSentence], passages: list[Passage],
+               threshold: float) -> Verdict:
+    checked = check(draft.text or draft.raw, passages, question)
+    if checked.refused and checked.flagged and evidence:
+        checked = _quote_instead(checked, question, evidence, passages, threshold)
+    return Verdict(checked.text, checked.citations, checked.flagged, checked.refused, checked.invalid_markers,
+                   checked.total_markers)
+
+
+def _quote_instead(checked: Checked, question: str, evidence: list[EvidenceSentence], passages: list[Passage],
+                   threshold: float) -> Checked:
+    """When every sentence the model wrote failed the support check, quote the best evidence instead,
+    if that sentence is a confident match that names everything the question names and adds to it."""
+    best = max(evidence, key=lambda e: e.score)
+    sentence = best.text
+    if best.score < threshold or uncovered_names(question, [sentence]) or not content_terms(sentence) - content_terms(question):
+        return checked
+    quoted = check(f"{sentence.strip().rstrip('.')} [{best.passage}].", passages, question)
+    if quoted.refused:
+        return checked
+    quoted.flagged = checked.flagged + quoted.flagged
+    quoted.invalid_markers, quoted.total_markers = checked.invalid_markers, checked.total_markers
+    return quoted
+
+
+__all__ = ["Verdict", "decide", "declarative", "expand_span", "stands_in", "split_sentences", "support"]
