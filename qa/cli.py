@@ -49,7 +49,7 @@ def main(
 ) -> None:
     from . import export
     from .answer import stream
-    from .llm import resolve
+    from .answerers import resolve
     from .settings import get_settings
     from .types import Answer, Evidence
 

@@ -154,3 +154,29 @@ def test_streaming_text_is_escaped(text):
     assert hrefs(out) == [] and text in tree(out).text_content()
     md = MarkdownIt("gfm-like", {"html": True, "linkify": False}).render(out)
     assert hrefs(md) == []
+
+
+def test_evidence_sentences_show_with_their_sources_before_the_answer():
+    from qa.types import EvidenceSentence
+
+    ps = [Passage(chunk_id="a1", article_id="a", title="Talks <b>resume</b>", url="https://news.example.com/t",
+                  source="Wire", published="2025-09-15", text="He Lifeng leads the delegation. Other text."),
+          Passage(chunk_id="b1", article_id="b", title="Second", url="javascript:alert(1)", text="Bessent <i>too</i>.")]
+    sents = [EvidenceSentence(n=1, passage=1, text="He Lifeng leads the delegation.", context="In Madrid:"),
+             EvidenceSentence(n=2, passage=2, text="Bessent <i>too</i>.")]
+    ev = Evidence(passages=ps, best_sentences=[], standalone_question="q", answerer="x", model="y", sentences=sents)
+    root = tree(render.render_evidence(ev, "q"))
+    items = root.find_class("qa-ev")
+    assert [i.find_class("qa-ev-n")[0].text_content() for i in items] == ["1", "2"]
+    assert "He Lifeng leads the delegation." in items[0].text_content()
+    assert "In Madrid:" in items[0].find_class("qa-ev-context")[0].text_content()
+    assert "Talks <b>resume</b>" in items[0].text_content() and "Wire" in items[0].text_content()
+    assert hrefs(render.render_evidence(ev, "q")) == ["https://news.example.com/t"]  # javascript: never linked
+    assert "Bessent <i>too</i>." in items[1].text_content() and not list(root.iter("b", "i"))
+    # before the core gives numbered sentences, best_sentences are shown, attributed by passage text
+    old = Evidence(passages=ps, best_sentences=["He Lifeng leads the delegation."], standalone_question="q",
+                   answerer="x", model="y")
+    item = tree(render.render_evidence(old, "q")).find_class("qa-ev")[0]
+    assert "Talks <b>resume</b>" in item.text_content()
+    # a character span of the answer is highlighted
+    assert render._marked("He Lifeng leads.", (0, 9)) == '<mark class="qa-span">He Lifeng</mark> leads.'

@@ -269,25 +269,26 @@ def render_evidence(ev: Evidence, question: str | None = None) -> str:
 MAX_EVIDENCE_SENTENCES = 6
 
 
-def _sentence_rows(ev: Evidence) -> list[tuple[int, str, object, int | None]]:
-    """(n, text, answer span, 1-based passage) for each evidence sentence.
+def _sentence_rows(ev: Evidence) -> list[tuple[int, str, object, int | None, str]]:
+    """(n, text, answer span, 1-based passage, context) for each evidence sentence.
 
     The numbered ``Evidence.sentences`` when the core provides them; otherwise
     ``best_sentences``, attributed to the first passage that contains them, so
     a reader still sees where each one comes from.
     """
-    rows: list[tuple[int, str, object, int | None]] = []
+    rows: list[tuple[int, str, object, int | None, str]] = []
     sentences = getattr(ev, "sentences", None)
     if sentences:
         for i, s in enumerate(sentences, 1):
             get = s.get if isinstance(s, dict) else (lambda k, d=None, s=s: getattr(s, k, d))
-            rows.append((int(get("n", i) or i), str(get("text", "") or ""), get("answer_span"), get("passage")))
+            rows.append((int(get("n", i) or i), str(get("text", "") or ""), get("answer_span"), get("passage"),
+                         str(get("context", "") or "")))
         return rows
     flat = [_WS.sub(" ", p.text or "") for p in ev.passages]
     for i, text in enumerate(ev.best_sentences or [], 1):
         want = _WS.sub(" ", text or "").strip()
         where = next((j for j, body in enumerate(flat, 1) if want and want in body), None)
-        rows.append((i, text, None, where))
+        rows.append((i, text, None, where, ""))
     return rows
 
 
@@ -310,7 +311,7 @@ def evidence_sentences(ev: Evidence) -> str:
     if not rows:
         return ""
     items = []
-    for n, text, span, where in rows:
+    for n, text, span, where, context in rows:
         src = ""
         if isinstance(where, int) and 1 <= where <= len(ev.passages):
             p = ev.passages[where - 1]
@@ -318,7 +319,8 @@ def evidence_sentences(ev: Evidence) -> str:
             src = (f' <span class="qa-ev-src">— {link(p.url, p.title or "(untitled)")}'
                    f'{" · " + meta if meta else ""}</span>')
         items.append(f'<li class="qa-ev" data-n="{int(n)}"><span class="qa-ev-n">{int(n)}</span> '
-                     f'<span class="qa-ev-text">{_marked(text, span)}</span>{src}</li>')
+                     + (f'<span class="qa-ev-context">{esc(context)}</span> ' if context.strip() else "")
+                     + f'<span class="qa-ev-text">{_marked(text, span)}</span>{src}</li>')
     return '<ol class="qa-ev-list">' + "".join(items) + "</ol>"
 
 
@@ -408,6 +410,7 @@ CSS = """
 .qa-ev-n { font-weight: 700; color: var(--color-accent, #4f46e5); margin-right: .2em; }
 .qa-ev-text { color: var(--body-text-color, inherit); }
 .qa-ev-src { font-size: .9em; }
+.qa-ev-context { color: var(--body-text-color-subdued, #71717a); }
 mark.qa-span { background: #fde68a; color: inherit; padding: 0 .1em; border-radius: .2em; }
 .qa-cursor { animation: qa-blink 1s steps(1) infinite; }
 @keyframes qa-blink { 50% { opacity: 0; } }

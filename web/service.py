@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from qa.errors import QAError
-from qa.llm import Answerer, resolve
+from qa.answerers import Answerer, resolve
 from qa.settings import Settings
 
 
