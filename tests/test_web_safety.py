@@ -146,12 +146,24 @@ def test_file_serving_and_upload_limit_held_up(tmp_path):
         assert r.status_code == 403
 
 
-def test_api_alone_without_the_chat_and_its_rate_limit(tmp_path):
-    env = app_env(tmp_path / "data", QA_API_RATE_PER_MIN="4")
-    with running_api(env, tmp_path / "api.log") as url, httpx.Client(base_url=url, timeout=60) as c:
+def test_api_alone_without_the_chat_ingests_answers_and_rate_limits(tmp_path):
+    from openai import OpenAI
+
+    env = app_env(tmp_path / "data", QA_API_RATE_PER_MIN="6", QA_API_INGEST="true")
+    record = {"url": "https://news.example.com/saltmere-cranes", "title": "Saltmere harbour orders electric cranes",
+              "text": "The harbour board of Saltmere ordered two electric cranes from the shipyard of Varn on "
+                      "Tuesday. The cranes will arrive in the spring.", "published": "2025-09-01",
+              "source": "Example News"}
+    with running_api(env, tmp_path / "api.log") as url, httpx.Client(base_url=url, timeout=120) as c:
         assert c.get("").status_code == 404  # no chat UI here
         assert c.get("gradio_api/info").status_code == 404
-        codes = [c.get("v1/models").status_code for _ in range(5)]
+        r = c.post("api/ingest", json={"records": [record]})  # 1
+        assert r.status_code == 200 and r.json()["indexed"] == [record["url"]], r.text
+        client = OpenAI(base_url=url + "v1", api_key="unused", max_retries=0, timeout=120)
+        answer = client.chat.completions.create(model="news-qa", messages=[  # 2
+            {"role": "user", "content": "How many electric cranes did the Saltmere harbour board order?"}])
+        assert [c["url"] for c in answer.model_extra["citations"]] == [record["url"]]
+        codes = [c.get("v1/models").status_code for _ in range(5)]  # 3..6, then over the limit
         assert codes == [200, 200, 200, 200, 429]
         assert c.get("v1/models").json()["error"]["type"] == "rate_limit_error"
         assert c.get("v1/models", headers={"Host": "evil.example"}).status_code == 421
