@@ -22,6 +22,7 @@ from typing import Iterable
 from urllib.parse import urlsplit
 
 from qa.citations import MARKER
+from qa.export import plain_url
 from qa.types import Answer, Citation, Evidence
 
 # After html.escape, the characters that Markdown (and GFM extensions, KaTeX
@@ -45,19 +46,8 @@ def esc_attr(text: object) -> str:
 
 
 def safe_url(url: str | None) -> str | None:
-    """The URL if it is a plain absolute http(s) URL, else None (never linked)."""
-    if not url or not isinstance(url, str):
-        return None
-    url = url.strip()
-    if any(ord(ch) < 33 or ord(ch) == 127 for ch in url) or any(ch in url for ch in "<>\"'`\\"):
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    return url
+    """The URL if it is a plain absolute http(s) URL, else None (never linked): the export's rule."""
+    return plain_url(url) if isinstance(url, str) else None
 
 
 def link(url: str | None, label: str, cls: str = "qa-link") -> str:
