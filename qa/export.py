@@ -18,9 +18,10 @@ from urllib.parse import urlsplit
 from .citations import MARKER
 from .types import Answer, Citation
 
-# Characters that would end a footnote label, open a link or start emphasis
-# when a title or quote lands inside Markdown.
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+# Characters that would end a footnote label, open a link, an autolink or HTML, or start
+# emphasis, a heading or a table cell when a title or quote lands inside Markdown. With
+# brackets escaped, parentheses and "!" can no longer form a link or image, so they stay as-is.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#+|~])")
 _WS = re.compile(r"\s+")
 _MARKER_NUMS = re.compile(r"\s*[,;]\s*")
 

@@ -92,6 +92,14 @@ def test_unsafe_urls_and_unknown_markers_are_not_linked():
     md = export.answer_markdown(a)
     assert "javascript" not in md
     assert "\\[9\\]" in md  # a marker without a citation stays text, not a dangling footnote
+    evil = Answer(question="q", text="Claim [1].", answerer="extractive", model="m", citations=[cite(
+        1, title="[click](javascript:alert(1)) ![img](http://x.test/i.png) <b>x</b>",
+        quote="See <https://evil.test> and *this*")])
+    html = MarkdownIt("commonmark").render(export.answer_markdown(evil))
+    root = lxml.html.fragment_fromstring(html, create_parent="div")
+    assert [a.get("href") for a in root.iter("a")] == [URLS[1]]  # only the citation's own link
+    assert not list(root.iter("img", "b")) and all("this" not in e.text_content() for e in root.iter("em"))
+    assert "[click](javascript:alert(1))" in root.text_content()
     refused = Answer(question="q", text="The articles don't say.", refused=True, answerer="extractive", model="m")
     assert "don't cover this" in export.answer_markdown(refused)
 
