@@ -584,7 +584,7 @@ def main() -> None:
 
     from qa.settings import get_settings
 
-    from .guard import check_exposure
+    from .guard import Pruner, check_exposure
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = get_settings()
@@ -592,7 +592,12 @@ def main() -> None:
         log.warning(line)
     port = settings.api_port
     log.warning("News Q&A API on http://%s:%d/v1 (no chat UI)", settings.host, port)
-    uvicorn.run(create_app(settings), host=settings.host, port=port, log_level="warning")
+    pruner = Pruner(settings).start()  # /api/ingest writes its records under uploads/
+    try:
+        uvicorn.run(create_app(settings), host=settings.host, port=port, log_level="warning",
+                    timeout_graceful_shutdown=2)
+    finally:
+        pruner.stop()
 
 
 if __name__ == "__main__":
