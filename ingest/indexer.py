@@ -10,7 +10,7 @@ articles are embedded together so the model sees full batches.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -18,7 +18,7 @@ from qa.index import Index, get_index
 
 from .chunking import chunk_article
 from .fetch import Fetcher
-from .loaders import LoadFailure, load
+from .loaders import LoadFailure, check_article, load
 from .models import Article, Chunk
 from .urls import canonical_url
 
@@ -91,12 +91,23 @@ def add(sources: Iterable[str] | str, *, index: Index | None = None, progress: P
 
 
 def add_articles(articles: Iterable[Article], *, index: Index | None = None) -> IngestReport:
-    """Index Article objects built in code (the eval and the sample articles use it)."""
+    """Index Article objects built in code (the eval and the sample articles use it).
+
+    Each goes through the same :func:`~ingest.loaders.check_article` as a loaded file, on a
+    copy (the caller's object is left as it was): a title, source or author built in code
+    reaches every chunk and the prompt just as a file's does, so it gets the same one-line
+    cleaning, and an empty or oversize article is reported in ``failed``, not embedded.
+    """
     index = index or get_index()
     report = IngestReport()
     batch: list[tuple[Article, list[Chunk]]] = []
     seen: set[str] = set()
     for art in articles:
+        art = replace(art, authors=list(art.authors))
+        problem = check_article(art, index.settings)
+        if problem:
+            report.failed.append(LoadFailure(art.origin or art.id, problem))
+            continue
         if art.id in seen:
             _flush(index, batch, report, None)
             batch, seen = [], set()
