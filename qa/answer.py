@@ -48,7 +48,12 @@ def clean_question(question: str, settings: Settings) -> str:
     return q
 
 
-def _filters(as_of, since, until, sources) -> Filters:
+def filters_for(as_of=None, since=None, until=None, sources=None) -> Filters:
+    """The :class:`Filters` a caller's dates and sources mean, checked once here for every entry.
+
+    ``as_of`` defaults to today, read at each call, so a long-lived retriever or chain
+    never sees tomorrow's articles; a bad date raises ValueError naming the argument.
+    """
     return Filters(
         as_of=require_date(as_of, "as_of") if as_of else dt.date.today(),
         since=require_date(since, "since") if since else None,
@@ -88,7 +93,7 @@ def stream(
     index = index or get_index()
     settings = index.settings
     q = clean_question(question, settings)
-    filters = _filters(as_of, since, until, sources)
+    filters = filters_for(as_of, since, until, sources)
     answerer = answerer or resolve(settings, llm=llm)
     history = [(str(a), str(b)) for a, b in (history or [])]
     standalone = answerer.condense(q, history)
@@ -169,4 +174,4 @@ def ask(
     return final
 
 
-__all__ = ["ask", "stream", "clean_question", "parse_date"]
+__all__ = ["ask", "stream", "clean_question", "filters_for", "parse_date"]
