@@ -27,17 +27,20 @@ def default_local(monkeypatch, seed_article):
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # ~30 s a question on an idle 2-core machine; allow for a busy one
 def test_default_model_answers_seed_questions_with_citations(default_local):
+    # (question, must name, must not name): one sentence names both leaders, each with their country
     cases = [
-        ("Who leads the Chinese delegation?", ["He Lifeng"]),
-        ("Who leads the American delegation?", ["Bessent"]),
-        ("In which city are the talks being held?", ["Madrid"]),
-        ("What is the deadline for ByteDance to divest TikTok's US operations?", ["September 17"]),
+        ("Who leads the Chinese delegation?", ["He Lifeng"], ["Bessent"]),
+        ("Who leads the American delegation?", ["Bessent"], ["He Lifeng"]),
+        ("In which city are the talks being held?", ["Madrid"], []),
+        ("What is the deadline for ByteDance to divest TikTok's US operations?", ["September 17"], []),
+        ("How many US users does TikTok have?", ["170 million"], []),
     ]
     wrong = []
-    for question, expected in cases:
+    for question, expected, forbidden in cases:
         a = qa.ask(question)
         assert a.answerer == "local" and "1.5B" in a.model
-        ok = any(e in a.text for e in expected) and any(c.article_id == default_local for c in a.citations)
+        ok = (any(e in a.text for e in expected) and not any(f in a.text for f in forbidden)
+              and any(c.article_id == default_local for c in a.citations))
         if not ok:
             wrong.append((question, a.raw_text, a.text))
     assert not wrong, wrong
