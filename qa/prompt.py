@@ -52,12 +52,74 @@ CHARS_PER_TOKEN = 4
 
 # Sentences that address the model rather than report news. They are dropped from
 # what the model reads (the passage itself is unchanged in the index and in citations).
+# News reports instructions in the third person ("the union told members to ignore any
+# instructions"); an injection gives them to the reader: an imperative at the start of the
+# sentence, "your/previous/above" instructions, the model or assistant named as addressee,
+# a chat-template role tag, or a demand about every answer. Each branch needs one of those
+# cues, so "ignore", "instructions", "system" or "answer" alone never drop a sentence
+# (tests/test_injection.py holds the phrasings and the ordinary sentences that must survive).
+_LEAD = r"(?:^|[:;]\s*|\b(?:and|so|then|now|please|important|note)\b[\s:,]*)"  # where an imperative may start
+_OVERRIDE = r"(?:ignore|disregard|forget|override|bypass|set aside|pay no attention to|stop following|do not follow|don'?t follow|abandon)"
+_RULES = r"(?:instructions?|rules?|prompts?|directions?|guidelines?|guidance|context|constraints?|commands?|orders?)"
+_SOURCES = r"(?:articles?|passages?|sentences?|sources?|evidence|notices?|documents?)"
+_MODEL = r"(?:ai|a\.i\.|assistant|ai assistant|chatbot|bot|language model|large language model|llm|model|gpt)"
 _INJECTION = re.compile(
-    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(previous|prior|above|earlier|all|your|the)\b.{0,20}"
-    r"\b(instructions?|rules?|prompts?|directions?)\b"
-    r"|\b(system prompt|developer message|you are now|as an ai|new instructions?)\b"
-    r"|\b(reveal|print|repeat|show)\b.{0,30}\b(prompt|instructions)\b"
-    r"|\b(answer|reply|respond|say)\b\s+(only\s+)?(with\s+)?['\"“‘][^'\"”’]{1,40}['\"”’]\s*(to|for)\s+(every|all|any)",
+    "|".join([
+        # "ignore all previous instructions", "forget your earlier guidance", "set aside the rules above"
+        rf"\b{_OVERRIDE}\b.{{0,40}}\b(?:previous|prior|above|earlier|preceding|original|initial|your|system'?s?|all)\b.{{0,25}}\b{_RULES}\b",
+        rf"\b{_OVERRIDE}\b.{{0,20}}\b{_RULES}\b.{{0,15}}\b(?:above|before|given|so far)\b",
+        rf"\b{_OVERRIDE}\b\s+everything\b.{{0,30}}\b(?:told|said|given|above|before)\b",
+        # an imperative opening the sentence: "Ignore them and …", "Please disregard the other articles"
+        rf"{_LEAD}{_OVERRIDE}\b.{{0,30}}\b(?:{_RULES}|{_SOURCES}|them|it|this|that|everything|anything)\b.{{0,40}}\b(?:and|then)\b",
+        rf"{_LEAD}{_OVERRIDE}\b.{{0,20}}\b(?:the\s+)?other\s+{_SOURCES}",
+        # the model named as the one addressed
+        rf"\b(?:note|message|notice|instructions?|reminder|attention)\s+(?:to|for)\s+(?:the\s+|any\s+|all\s+)?{_MODEL}s?\b",
+        rf"\bif\s+you\s+are\s+(?:an?\s+)?{_MODEL}\b",
+        rf"\bas\s+an?\s+{_MODEL}\s*[,:]",
+        rf"\b(?:the|any|this)\s+{_MODEL}\s+(?:must|should|shall|will|has to|needs to|is (?:instructed|required|told) to)\s+"
+        r"(?:now\s+|only\s+|always\s+)*(?:answer|reply|respond|cite|output|repeat|ignore|name|print)\b",
+        r"\byou\s+are\s+now\s+(?:dan\b|jailbroken|unrestricted|unfiltered|in\s+developer\s+mode|an?\s+(?:\w+\s+){0,3}"
+        rf"(?:{_MODEL}|persona|character)\b)",
+        r"\b(?:developer|god|jailbreak|dan)\s+mode\b",
+        r"^\W{0,3}(?:please\s+)?(?:act|pretend|behave|role-?play)\s+(?:as|like|to be)\b",
+        r"\b(?:from now on|henceforth)\b.{0,20}\b(?:you|always|only|answer|reply|respond|say)\b",
+        r"\byou\s+must\s+(?:now\s+|only\s+|always\s+)*(?:answer|reply|respond|say|cite|output|name)\b",
+        # chat roles and template tokens
+        r"(?:^|[#>*\s])(?:system|assistant|developer)\s*(?:message|prompt)?\s*:",
+        r"(?:^|\W)user\s*:.{0,120}\bassistant\s*:",
+        # a fake turn of the conversation opening a sentence (costs the "Question:"/"Answer:" lines
+        # of a news Q&A explainer, which the reader can spare)
+        r"^\W{0,3}(?:user|human|question|answer)\s*:",
+        r"<\|?\s*(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id)\s*\|?>",
+        r"\[/?(?:inst|sys)\]|<</?sys>>|</?(?:system|instructions?)>",
+        r"\bend of (?:the\s+)?(?:passages?|sentences?|context|evidence|articles?|instructions?)\b",
+        # demands about every answer, or about what to cite
+        r"\b(?:the\s+)?answer\s+to\s+(?:every|each|any|all)\b.{0,15}\bquestions?\b",
+        r"\b(?:the\s+)?(?:only\s+)?correct\s+answer\s+is\b",
+        r"\b(?:answer|reply|respond)\s+(?:to\s+)?(?:every|each|any|all)\s+(?:\w+\s+)?questions?\s+(?:\w+\s+){0,4}with\b",
+        r"\bwhatever\s+(?:you\s+are|you're|the\s+user\s+is|anyone\s+is)\s+asked\b",
+        r"\bno\s+matter\s+what\s+(?:the\s+user|you\s+are|anyone|they|people)\s+asks?\b",
+        r"\b(?:always|only)\s+(?:answer|reply|respond|say)\s+(?:with\s+)?.{1,40}\bregardless\b",
+        r"\b(?:answer|reply|respond|say)\s+(?:only\s+)?(?:with\s+)?['\"“‘][^'\"”’]{1,40}['\"”’]\s*(?:to|for)\s+(?:every|all|any)",
+        rf"\bcite\s+(?:only\s+)?(?:this|these|the following)\s+(?:one|{_SOURCES})?",
+        r"\bcite\s+(?:it|this|me)\s+as\b|\bcite\s+only\b",
+        rf"\b(?:replaces?|overrides?|supersedes?|takes precedence over)\s+(?:all|every|any)\s+(?:the\s+)?other\s+{_SOURCES}",
+        # asking for the prompt
+        r"\b(?:system prompt|developer message)\b|\bnew instructions\s*:",
+        r"\b(?:reveal|print|repeat|show|output|display|disclose|leak|translate)\b.{0,30}\b(?:your|hidden|secret|initial|original)\s+"
+        r"(?:system\s+)?(?:prompts?|instructions|rules|guidelines)\b",
+        r"\b(?:instructions|rules|prompt)\s+you\s+(?:were|have been)\s+given\b",
+        # the same in other languages: French, Spanish, Portuguese, Italian, German
+        r"\b(?:ignorez|ignores|ignore\s+(?:toutes|tous|les|todas|todos|as|os)|oublie[zs]?|ne tenez pas compte|ignora|ignoren|olvida|olvide|omite|descarta|esqueça|esqueca|"
+        r"desconsidere|dimentica|ignoriere|ignorieren sie|vergiss|vergessen sie|missachte)\b.{0,40}"
+        r"\b(?:instructions?|consignes?|règles?|directives?|instrucciones|reglas|indicaciones|instruções|instrucoes|regras|"
+        r"istruzioni|regole|anweisungen|regeln|vorgaben|befehle)\b",
+        r"\b(?:réponds|répondez|responde|responda|respondan|rispondi|antworte|antworten sie)\b.{0,30}"
+        r"\b(?:uniquement|seulement|solamente|sólo|solo|apenas|nur|toutes les questions|todas las preguntas)\b",
+        # Chinese and Japanese: no word boundaries
+        r"(?:忽略|无视|無視|忽视|忽視|忘记|忘記|不要理会|不理会|不要理會|忘れ).{0,20}(?:指令|指示|规则|規則|说明|說明|提示|命令|ルール|以上|之前|先前)",
+        r"(?:只|仅|僅)(?:回答|回复|回覆|输出|輸出|说|說)",
+    ]),
     re.I,
 )
 
