@@ -35,8 +35,8 @@ def select(question: str, passages: list[Passage], embed, *, token_budget: int =
         if len(picked) >= max_sentences:
             break
         key = re.sub(r"\W+", " ", sentence.lower()).strip()
-        if key in seen:
-            continue
+        if key in seen or _addresses_the_model(sentence):
+            continue  # a repeat, or a sentence giving orders: no answer is in either
         context = _context(sentence, by_passage[n])
         cost = (len(sentence) + len(context)) // CHARS_PER_TOKEN + 4
         if picked and used + cost > token_budget:
@@ -51,6 +51,12 @@ def select(question: str, passages: list[Passage], embed, *, token_budget: int =
     pos = {n: {s: i for i, s in enumerate(sents)} for n, sents in by_passage.items()}
     picked.sort(key=lambda t: (first[t[0]], pos[t[0]].get(t[1], 0)))
     return [EvidenceSentence(n=i, passage=n, text=s, context=c, score=sc) for i, (n, s, c, sc) in enumerate(picked, 1)]
+
+
+def _addresses_the_model(sentence: str) -> bool:
+    from .prompt import strip_instructions
+
+    return not strip_instructions(sentence).strip()
 
 
 def _context(sentence: str, sentences: list[str]) -> str:

@@ -61,12 +61,12 @@ class Settings(BaseSettings):
     # --- retrieval ---------------------------------------------------------
     k: int = 4  # passages given to the answerer
     # retrieval fusion, chosen on the RealTimeQA dev split (bench/fusion_probe.py, README "Benchmarks")
-    candidates: int = 100  # per retriever before fusion
-    rrf_k: float = 10.0
+    candidates: int = 40  # per retriever before fusion
+    rrf_k: float = 60.0
     dense_weight: float = 0.5  # BM25 counts 1.0
     # the recency prior multiplies relevance by 1 ± weight/2 at most (0 turns it off; ≤ 1)
     recency_weight: float = Field(default=0.5, ge=0.0, le=1.0)
-    recency_tau_days: float = 30.0
+    recency_tau_days: float = 7.0
     title_weight: float = 0.0  # relevance raised by up to this share for a title sharing the question's words
     article_weight: float = 0.0  # share of the article's other candidates' relevance added to a passage
     max_question_chars: int = 2000

@@ -254,13 +254,10 @@ def test_reader_view_has_no_instruction_and_no_fake_numbering(monkeypatch, hosti
     assert all(line.startswith(("Article: ", "[")) for line in view.splitlines())
 
 
-@pytest.mark.xfail(strict=True, reason="the extractive answerer and the verdict read evidence sentences uncleaned: "
-                   "a hostile 'Question: who leads the Chinese delegation?' is picked as the answer")
 def test_extractive_answer_is_unchanged_beside_hostile_articles(monkeypatch, hostile_store, seed_article):
-    """Found here: the filter hides instruction sentences from the model, but qa.evidence.select
-    still picks them and the extractive answerer quotes them (answer: "Question: who leads the
-    Chinese delegation [1]?", cited to a hostile article). Flips when select or the answerer skips
-    sentences that strip_instructions drops."""
+    """Found here once: the filter hid instruction sentences from the model, but qa.evidence.select
+    still picked them and the extractive answerer quoted one ("Question: who leads the Chinese
+    delegation [1]?", cited to a hostile article). Evidence now skips what strip_instructions drops."""
     use(monkeypatch, QA_LLM="extractive")
     answer = qa.ask(QUESTION, k=K)
     assert answer.answerer == "extractive"
