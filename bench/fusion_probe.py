@@ -57,7 +57,7 @@ def evaluate(cands: list[dict], depth: int = 100, **kw) -> dict:
     fusion = Fusion(candidates=depth, **kw)
     for c in cands:
         chosen = fuse(c["question"], c["dense"][:depth], c["bm25"][:depth], c["meta"], c["ref"], fusion, 10,
-                      _window(c.get("window")))
+                      _window(c.get("window")))  # the cache holds every candidate's text: no fetch
         urls = [c["meta"][cid]["url"] for _, cid in chosen]
         recs.append({"gold_urls": c["gold"], "gold_rank": M.retrieval_ranks(urls, c["gold"])})
     return {k: round(v, 3) for k, v in M.summarize_retrieval(recs).items()}
@@ -68,8 +68,6 @@ GRID = {
     "dense_weight": [0.5, 1.0],
     "recency_weight": [0.0, 0.25, 0.5, 1.0],
     "recency_tau_days": [7.0, 30.0],
-    "title_weight": [0.0, 0.5, 1.0],
-    "article_weight": [0.0, 0.3],
     "depth": [40, 100],
 }
 
@@ -117,8 +115,7 @@ def main() -> int:
     rows.sort(key=lambda r: -r["objective"])
     s = Settings()
     current = {"rrf_k": s.rrf_k, "dense_weight": s.dense_weight, "recency_weight": s.recency_weight,
-               "recency_tau_days": s.recency_tau_days, "title_weight": s.title_weight,
-               "article_weight": s.article_weight, "depth": s.candidates}
+               "recency_tau_days": s.recency_tau_days, "depth": s.candidates}
     cur = {**current, **both(cands, **current)}
     print("current defaults:", json.dumps(cur))
     for r in rows[:15]:

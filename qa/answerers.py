@@ -264,7 +264,8 @@ def _local(settings: Settings) -> Answerer:
     spec = local_model.spec_for(settings.local_model)
     chat = LlamaCppChat(settings=settings, model_key=settings.local_model)
     # a 1.5B model rewriting a follow-up costs seconds; the rule keeps the follow-up's own words instead
-    return ChatAnswerer(chat, name="local", model=spec.display, structured="grammar", llm_condense=False)
+    structured = "grammar" if settings.local_reader == "structured" else "none"
+    return ChatAnswerer(chat, name="local", model=spec.display, structured=structured, llm_condense=False)
 
 
 def _openai(settings: Settings) -> Answerer:

@@ -48,6 +48,8 @@ class BM25Cache:
         self.ids: list[str] = []
         self.days = np.zeros(0, dtype=np.int64)
         self.sources: np.ndarray = np.zeros(0, dtype=object)
+        self.article_ids: list[str] = []
+        self.row: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def ensure_fresh(self) -> None:
@@ -65,7 +67,7 @@ class BM25Cache:
             meta = json.loads(meta_path.read_text())
             if meta.get("revision") != rev or meta.get("count") != count:
                 return False
-            self._set_arrays(meta["ids"], meta["days"], meta["sources"])
+            self._set_arrays(meta["ids"], meta["days"], meta["sources"], meta["article_ids"])
             self.retriever = self._load_retriever() if self.ids else None
             self.revision, self.count = rev, count
             return True
@@ -78,15 +80,16 @@ class BM25Cache:
         return bm25s.BM25.load(str(self.folder / "bm25"), show_progress=False)
 
     def _rebuild(self, rev: int) -> None:
-        ids, docs, days, sources = [], [], [], []
+        ids, docs, days, sources, articles = [], [], [], [], []
         for item in self.index.iter_all():
             ids.append(item.id)
             docs.append(item.document)
             days.append(int(item.metadata.get("published_days", UNDATED)))
             sources.append(str(item.metadata.get("source", "")))
+            articles.append(str(item.metadata.get("article_id", item.id)))
         # A write that landed while we read makes the revision move: tag with the
         # revision seen *before* reading so the next check rebuilds again.
-        self._set_arrays(ids, days, sources)
+        self._set_arrays(ids, days, sources, articles)
         self.retriever = None
         if ids:
             import bm25s
@@ -108,6 +111,7 @@ class BM25Cache:
                 "ids": self.ids,
                 "days": self.days.tolist(),
                 "sources": list(self.sources),
+                "article_ids": list(self.article_ids),
             }
             (tmp / "meta.json").write_text(json.dumps(meta))
             old = self.folder.with_name(self.folder.name + f".old-{uuid.uuid4().hex[:8]}")
@@ -119,10 +123,19 @@ class BM25Cache:
             # The cache is an optimisation: a read-only or full disk only costs a rebuild later.
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def _set_arrays(self, ids, days, sources) -> None:
+    def _set_arrays(self, ids, days, sources, article_ids) -> None:
         self.ids = list(ids)
+        self.row = {cid: i for i, cid in enumerate(self.ids)}
         self.days = np.asarray(days, dtype=np.int64)
         self.sources = np.asarray(sources, dtype=object)
+        self.article_ids = list(article_ids)
+
+    def light_meta(self, cid: str) -> dict | None:
+        """What fusion needs of a chunk (date, source, article), without a store round trip."""
+        i = self.row.get(cid)
+        if i is None:
+            return None
+        return {"published_days": int(self.days[i]), "source": self.sources[i], "article_id": self.article_ids[i]}
 
     # --- search ----------------------------------------------------------
     def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[str, float]]:

@@ -51,7 +51,8 @@ class LlamaCppChat(BaseChatModel):
 
     def _loaded(self):
         s = self.settings
-        return local_model.load(self.model_key, s.model_cache_dir, n_ctx=s.local_ctx, threads=s.local_threads)
+        return local_model.load(self.model_key, s.model_cache_dir, n_ctx=s.local_ctx, threads=s.local_threads,
+                                prompt_lookup=s.local_prompt_lookup)
 
     def _messages(self, messages: list[BaseMessage]) -> list[dict]:
         roles = {"human": "user", "ai": "assistant", "system": "system"}

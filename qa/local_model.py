@@ -155,7 +155,7 @@ def _fingerprint(path: Path) -> str:
 class LoadedModel:
     """A llama.cpp model with the lock that serialises every call into it."""
 
-    def __init__(self, key: str, path: Path, n_ctx: int, threads: int):
+    def __init__(self, key: str, path: Path, n_ctx: int, threads: int, prompt_lookup: int = 0):
         from llama_cpp import Llama
 
         self.key = key
@@ -163,8 +163,15 @@ class LoadedModel:
         self.path = path
         self.lock = threading.Lock()
         threads = threads or (os.cpu_count() or 1)
+        draft = None
+        if prompt_lookup:
+            # answers copy words from the evidence: guess the next tokens from the prompt itself
+            from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+            draft = LlamaPromptLookupDecoding(num_pred_tokens=prompt_lookup)
         self.llama = Llama(
             model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=512, verbose=False,
+            draft_model=draft,
         )
 
 
@@ -172,15 +179,15 @@ _loaded: dict[tuple, LoadedModel] = {}
 _loaded_lock = threading.Lock()
 
 
-def load(key: str, cache_dir: Path, n_ctx: int = 4096, threads: int = 0) -> LoadedModel:
+def load(key: str, cache_dir: Path, n_ctx: int = 4096, threads: int = 0, prompt_lookup: int = 0) -> LoadedModel:
     if importlib.util.find_spec("llama_cpp") is None:
         raise LLMUnavailable("llama-cpp-python is not installed; run `make install` (it builds it for this CPU).")
     path = model_file(key, cache_dir)
-    cache_key = (key, str(path), n_ctx, threads)
+    cache_key = (key, str(path), n_ctx, threads, prompt_lookup)
     with _loaded_lock:
         if cache_key not in _loaded:
             try:
-                _loaded[cache_key] = LoadedModel(key, path, n_ctx, threads)
+                _loaded[cache_key] = LoadedModel(key, path, n_ctx, threads, prompt_lookup)
             except Exception as exc:
                 raise LLMUnavailable(f"Could not load {spec_for(key).display} from {path}: {exc}") from exc
         return _loaded[cache_key]

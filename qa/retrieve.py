@@ -16,11 +16,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 
-from .citations import content_terms
 from .dates import UNDATED, to_days
 from .index import Index
 from .timewords import Window, asks_for_latest, time_window
@@ -104,23 +104,20 @@ class Filters:
 
 @dataclass(frozen=True)
 class Fusion:
-    """How dense and BM25 ranks, titles, articles and dates combine (tuned in bench/fusion_probe.py).
+    """How dense and BM25 ranks and dates combine (tuned in bench/fusion_probe.py, both modes).
 
-    ``relevance`` = weighted reciprocal-rank fusion, raised by up to ``title_weight`` for a
-    title that shares the question's words and by ``article_weight`` of the article's other
-    candidates' relevance (a story several passages match). The recency factor multiplies
-    it: ``1 + w · (exp(−age/τ) − ½)`` for dated articles (``w`` = ``recency_weight``, halved
-    unless the question asks for the latest; age from ``as_of``, or for such a question from the
-    newest article it can see), 1 for undated.
+    ``relevance`` = weighted reciprocal-rank fusion. The recency factor multiplies it:
+    ``1 + w · (exp(−age/τ) − ½)`` for dated articles (``w`` = ``recency_weight``, halved
+    unless the question asks for the latest; age from ``as_of``, or for such a question from
+    the newest article it can see), 1 for undated. (Title weighting and article-level
+    aggregation were tried on the same grid and lost in both modes: README "Benchmarks".)
     """
 
     rrf_k: float  # the values come from Settings (QA_RRF_K, …): one place for the defaults
     dense_weight: float
     recency_weight: float
     recency_tau_days: float
-    title_weight: float = 0.0
-    article_weight: float = 0.0
-    candidates: int = 100
+    candidates: int = 40
     mode: str = "hybrid"
     bm25_weight: float = 1.0
     per_article: int = 2
@@ -135,42 +132,33 @@ class Fusion:
     @classmethod
     def from_settings(cls, s, **overrides) -> "Fusion":
         kw = dict(rrf_k=s.rrf_k, dense_weight=s.dense_weight, recency_weight=s.recency_weight,
-                  recency_tau_days=s.recency_tau_days, title_weight=s.title_weight,
-                  article_weight=s.article_weight, candidates=s.candidates)
+                  recency_tau_days=s.recency_tau_days, candidates=s.candidates)
         kw.update(overrides)
         return cls(**kw)
 
 
 @dataclass
 class Candidates:
-    """What fusion ranks: each retriever's chunk ids, best first, and every candidate's metadata."""
+    """What fusion ranks: each retriever's chunk ids, best first, and what fusion needs of each.
+
+    ``meta`` holds date, source and article of every candidate (from the BM25 cache, no store
+    round trip); the passage text and full metadata are fetched only for the few that fusion
+    reaches (``fetch``), since reading 100 documents cost more than everything else together.
+    """
 
     dense: list[str]
     bm25: list[str]
-    meta: dict[str, dict]  # chunk id -> its metadata, plus "_text": the passage without its header
+    meta: dict[str, dict]
     ref_days: int | None  # the recency prior's "now": as_of, or the newest visible article for "latest" questions
     window: Window | None = None  # a time the question names ("last week"), relative to as_of
-    timings: dict[str, float] = field(default_factory=dict)
+    fetch: Callable[[list[str]], dict[str, dict]] | None = None  # chunk ids -> full metadata + "_text"
 
 
-def relevance(question: str, dense: list[str], bm25: list[str], meta: dict[str, dict], fusion: Fusion) -> dict[str, float]:
+def relevance(dense: list[str], bm25: list[str], fusion: Fusion) -> dict[str, float]:
     score: dict[str, float] = {}
     for ids, w in ((dense, fusion.dense_weight), (bm25, fusion.bm25_weight)):
         for rank, cid in enumerate(ids):
             score[cid] = score.get(cid, 0.0) + w / (fusion.rrf_k + rank + 1)
-    if fusion.title_weight:
-        q = content_terms(question)
-        if q:
-            for cid in score:
-                t = content_terms(meta[cid].get("title", ""))
-                score[cid] *= 1 + fusion.title_weight * len(q & t) / len(q)
-    if fusion.article_weight:
-        per: dict[str, list[float]] = {}
-        for cid, s in score.items():
-            per.setdefault(meta[cid].get("article_id", cid), []).append(s)
-        for cid in score:
-            same = per[meta[cid].get("article_id", cid)]
-            score[cid] += fusion.article_weight * (sum(sorted(same, reverse=True)[:3]) - score[cid])
     return score
 
 
@@ -188,17 +176,28 @@ def recency_factor(days: int, ref_days: int | None, window: Window | None, fusio
 
 
 def fuse(question: str, dense: list[str], bm25: list[str], meta: dict[str, dict], ref_days: int | None,
-         fusion: Fusion, n: int, window: Window | None = None) -> list[tuple[float, str]]:
-    """(score, chunk id) of the best ``n``: one passage per story, at most ``per_article`` per article."""
-    rel = relevance(question, dense, bm25, meta, fusion)
+         fusion: Fusion, n: int, window: Window | None = None,
+         fetch: Callable[[list[str]], dict[str, dict]] | None = None) -> list[tuple[float, str]]:
+    """(score, chunk id) of the best ``n``: one passage per story, at most ``per_article`` per article.
+
+    ``fetch`` completes ``meta`` (text included) for the candidates fusion reaches, a few at a time.
+    """
+    rel = relevance(dense, bm25, fusion)
     strong = asks_for_latest(question)
     score = {cid: r * recency_factor(int(meta[cid].get("published_days", UNDATED)), ref_days, window, fusion, strong)
              for cid, r in rel.items()}
+    order = sorted(score, key=lambda c: -score[c])
     chosen: list[tuple[float, str]] = []
     overflow: list[tuple[float, str]] = []
     per: dict[str, int] = {}
     shingles: list[set] = []
-    for cid in sorted(score, key=lambda c: -score[c]):
+    for pos, cid in enumerate(order):
+        if fetch is not None and "_text" not in meta[cid]:
+            batch = [c for c in order[pos : pos + 3 * n] if "_text" not in meta[c]]
+            for c, full in fetch(batch).items():
+                meta[c] = {**meta[c], **full}
+            if "_text" not in meta[cid]:
+                continue  # deleted since the BM25 cache was read
         m = meta[cid]
         sh = _shingles(m.get("_text", ""))
         if sh and any(_jaccard(sh, other) >= fusion.near_duplicate for other in shingles):
@@ -240,14 +239,11 @@ def retrieve(
     if index.refresh()[1] == 0:
         return []
     cands = gather(question, index, filters=filters, fusion=fusion)
-    chosen = fuse(question, cands.dense, cands.bm25, cands.meta, cands.ref_days, fusion, k, cands.window)
+    chosen = fuse(question, cands.dense, cands.bm25, cands.meta, cands.ref_days, fusion, k, cands.window, cands.fetch)
     return [_passage(cid, cands.meta[cid], score, cands.dense, cands.bm25) for score, cid in chosen]
 
 
 def gather(question: str, index: Index, *, filters: Filters, fusion: Fusion) -> Candidates:
-    meta: dict[str, dict] = {}
-    dense_ids: list[str] = []
-    bm25_ids: list[str] = []
     mode, n = fusion.mode, fusion.candidates
     bm = index.bm25()
     window = time_window(question, filters.as_of) if filters.as_of else None
@@ -255,22 +251,28 @@ def gather(question: str, index: Index, *, filters: Filters, fusion: Fusion) -> 
         # "since March": a bound the question states, kept as strictly as the user's own `since`
         filters = replace(filters, since=max(filters.since or window.start, window.start),
                           keep_undated=filters.since is None and filters.until is None)
+    meta: dict[str, dict] = {}
+    dense_ids: list[str] = []
+    bm25_ids: list[str] = []
     if mode in ("hybrid", "dense"):
-        for item in _dense(question, index, n, filters):
-            dense_ids.append(item.id)
-            meta[item.id] = {**item.metadata, "_text": item.text}
+        dense_ids = _dense(question, index, bm, n, filters, meta)
     if mode in ("hybrid", "bm25"):
-        mask = filters.mask(bm.days, bm.sources)
-        bm25_ids = [cid for cid, _ in bm.search(question, n, mask)]
-        for item in index.get([cid for cid in bm25_ids if cid not in meta]):
-            meta[item.id] = {**item.metadata, "_text": item.text}
-        bm25_ids = [cid for cid in bm25_ids if cid in meta]
+        for cid, _ in bm.search(question, n, filters.mask(bm.days, bm.sources)):
+            light = meta.get(cid) or bm.light_meta(cid)
+            if light is not None:
+                meta[cid] = light
+                bm25_ids.append(cid)
     ref_days = None
     if filters.as_of:
         # age counts from the day asked; a question asking for "the latest" counts from the newest
         # article it can see, so an archive asked about later still finds its own last week
         ref_days = bm.newest(filters.max_days) if asks_for_latest(question) else to_days(filters.as_of)
-    return Candidates(dense_ids, bm25_ids, meta, ref_days, window if window is not None and not window.hard else None)
+
+    def fetch(ids: list[str]) -> dict[str, dict]:
+        return {item.id: {**item.metadata, "_text": item.text} for item in index.get(ids)}
+
+    return Candidates(dense_ids, bm25_ids, meta, ref_days, window if window is not None and not window.hard else None,
+                      fetch)
 
 
 def _passage(cid: str, meta: dict, score: float, dense: list[str], bm25: list[str]) -> Passage:
@@ -281,22 +283,30 @@ def _passage(cid: str, meta: dict, score: float, dense: list[str], bm25: list[st
     )
 
 
-def _dense(question: str, index: Index, n: int, filters: Filters):
-    """The ``n`` nearest chunks that pass the filters.
+def _dense(question: str, index: Index, bm, n: int, filters: Filters, meta: dict[str, dict]) -> list[str]:
+    """The ids of the ``n`` nearest chunks that pass the filters; their light metadata goes into ``meta``.
 
     Chroma's metadata filter costs time in proportion to the rows it lets through
-    (≈400 ms at 57k chunks for an as-of date that keeps most of them, against ≈35 ms
-    for a plain query of 300), so the nearest ``3n`` are fetched and filtered here;
-    only when too few of them pass (a narrow source or date range) does Chroma filter.
+    (≈400 ms at 57k chunks for an as-of date that keeps most of them), and reading documents
+    and metadata for every hit costs more than the search itself; so the nearest ``3n`` ids
+    are fetched bare and filtered here on the BM25 cache's arrays (the same rule as Chroma's
+    ``where``); only when too few of them pass (a narrow source or date range) does Chroma filter.
     """
     vec = index.embeddings.embed([question])
     col = index.collection
-    include = ["documents", "metadatas"]
     where = filters.chroma_where()
+    ask = 3 * n if where is not None else n
+    res = index.call("Searching the index", col.query, query_embeddings=vec, n_results=ask, include=[])
+    ids = [cid for cid in res["ids"][0] if cid in bm.row]
     if where is not None:
-        res = index.call("Searching the index", col.query, query_embeddings=vec, n_results=3 * n, include=include)
-        rows = [item for item in index.stored_rows(res) if filters.passes(item.metadata)]
-        if len(rows) >= n or len(res["ids"][0]) < 3 * n:
-            return rows[:n]
-    res = index.call("Searching the index", col.query, query_embeddings=vec, n_results=n, where=where, include=include)
-    return index.stored_rows(res)
+        rows = np.fromiter((bm.row[c] for c in ids), dtype=np.int64, count=len(ids))
+        keep = filters.mask(bm.days[rows], bm.sources[rows]) if len(ids) else np.zeros(0, bool)
+        passed = [c for c, ok in zip(ids, keep) if ok]
+        if len(passed) < n and len(res["ids"][0]) >= ask:
+            res = index.call("Searching the index", col.query, query_embeddings=vec, n_results=n, where=where, include=[])
+            passed = [cid for cid in res["ids"][0] if cid in bm.row]
+        ids = passed
+    ids = ids[:n]
+    for cid in ids:
+        meta[cid] = bm.light_meta(cid)
+    return ids

@@ -67,8 +67,6 @@ class Settings(BaseSettings):
     # the recency prior multiplies relevance by 1 ± weight/2 at most (0 turns it off; ≤ 1)
     recency_weight: float = Field(default=0.5, ge=0.0, le=1.0)
     recency_tau_days: float = 7.0
-    title_weight: float = 0.0  # relevance raised by up to this share for a title sharing the question's words
-    article_weight: float = 0.0  # share of the article's other candidates' relevance added to a passage
     max_question_chars: int = 2000
 
     # --- answering ---------------------------------------------------------
@@ -80,6 +78,8 @@ class Settings(BaseSettings):
     model_cache_dir: Path = Field(default_factory=lambda: _user_dir("cache") / "models")
     local_threads: int = 0  # 0 = all cores
     local_ctx: int = 4096
+    local_prompt_lookup: int = 0  # prompt-lookup decoding: tokens guessed from the prompt per step (0 = off)
+    local_reader: Literal["structured", "free"] = "structured"  # free: the passage prompt with [n] markers
     max_answer_tokens: int = 256
     prompt_token_budget: int = 700  # passage tokens of the free-text prompt; ~45 tokens/s prompt speed on 2 cores
     evidence_token_budget: int = 250  # evidence sentences the reader is given (tokens)

@@ -16,9 +16,7 @@ import re
 from dataclasses import dataclass
 
 from .answerers import Draft
-from .citations import (
-    Checked, _leader_conflict, _numbers, check, content_terms, is_refusal, split_sentences, support, uncovered_names,
-)
+from .citations import Checked, _country, _leader_conflict, _numbers, check, content_terms, is_refusal, uncovered_names
 from .types import REFUSAL, Citation, EvidenceSentence, Passage
 
 _NOT_STATED = re.compile(r"^\W*(not (stated|mentioned|given|known|specified)|unknown|none|n/?a|no answer)\W*$", re.I)
@@ -64,10 +62,14 @@ def _structured(draft: Draft, question: str, evidence: list[EvidenceSentence], p
         # "the Chinese delegation" for "Who leads the Chinese delegation?": nothing answered
         return Verdict(REFUSAL, [], [short], True, 0, markers)
     order = [evidence[n - 1]] + [e for e in evidence if e.n != n]
-    for ev in order:
-        if not stands_in(short, ev.shown):
-            continue
-        answer = expand_span(short, ev.text)
+    held = [ev for ev in order if stands_in(short, ev.shown)]
+    if not held:
+        # the answer's parts may stand in two sentences of the cited passage ("Jackson" … "Mississippi")
+        cited = evidence[n - 1]
+        if stands_in(short, passages[cited.passage - 1].text):
+            held = [cited]
+    for ev in held:
+        answer = expand_span(as_written(short, ev.text), ev.text)
         claim = declarative(question, answer)
         if _leader_conflict(claim, ev.shown):
             continue
@@ -90,6 +92,14 @@ def _words(text: str) -> list[str]:
     return [w.strip(".,").lower() for w in _WORD.findall(text)]
 
 
+def _present(word: str, have_words: set[str], lower: str) -> bool:
+    w = word.lower().strip(".,")
+    if w in have_words or w in lower:
+        return True
+    group = _country(w)  # "UK" stands in a sentence that says "United Kingdom"
+    return bool(group) and any(a in have_words or (" " in a and a in lower) for a in group)
+
+
 def stands_in(short: str, sentence: str) -> bool:
     """The answer's names and numbers all appear in the sentence, and most of its other words do."""
     words = _WORD.findall(short)
@@ -100,12 +110,27 @@ def stands_in(short: str, sentence: str) -> bool:
         if any(c.isdigit() for c in w):
             if not (_numbers([w]) & have_numbers):
                 return False
-        elif w[:1].isupper() and w.lower().strip(".,") not in have_words and w.lower() not in lower:
+        elif w[:1].isupper() and not _present(w, have_words, lower):
             return False
     terms = content_terms(short)
     if not terms:
         return short.lower() in lower
-    return len(terms & content_terms(sentence)) / len(terms) >= 0.6
+    got = {t for t in terms if t in content_terms(sentence) or (_country(t) and _present(t, have_words, lower))}
+    return len(got) / len(terms) >= 0.6
+
+
+def as_written(short: str, sentence: str) -> str:
+    """A country the model names by another name ("UK") as the sentence writes it ("United Kingdom")."""
+    if find_span(short, sentence) is not None:
+        return short
+    group = _country(short.lower())
+    if not group:
+        return short
+    for alias in sorted(group, key=len, reverse=True):
+        m = re.search(rf"\b{re.escape(alias)}\b", sentence, re.I)
+        if m:
+            return m.group(0)
+    return short
 
 
 def find_span(answer: str, sentence: str) -> tuple[int, int] | None:
@@ -175,4 +200,4 @@ def _quote_instead(checked: Checked, question: str, evidence: list[EvidenceSente
     return quoted
 
 
-__all__ = ["Verdict", "decide", "declarative", "expand_span", "stands_in", "split_sentences", "support"]
+__all__ = ["Verdict", "decide", "declarative", "expand_span", "stands_in"]

@@ -175,12 +175,14 @@ def run(args) -> int:
                "recency_tau_days": settings.recency_tau_days if dates else 0.0,
                "rrf_k": settings.rrf_k, "dense_weight": settings.dense_weight,
                "recency_weight": settings.recency_weight if dates else 0.0,
-               "title_weight": settings.title_weight, "article_weight": settings.article_weight,
                "asked_as_of": ask_as_of.isoformat() if ask_as_of else "question date"}
     cfg.update({
         "embedding_model": emb.name, "retrieval_only": bool(args.retrieval_only),
         "answerer": None if args.retrieval_only else args.answerer,
         "local_model": None if args.retrieval_only else settings.local_model if args.answerer in ("local", "auto") else None,
+        "local_reader": None if args.retrieval_only else settings.local_reader,
+        "evidence_token_budget": settings.evidence_token_budget, "evidence_sentences": settings.evidence_sentences,
+        "local_prompt_lookup": settings.local_prompt_lookup,
         "articles_file": Path(args.articles).name, "articles_indexed": len(selected),
         "questions_file": Path(args.questions).name, "data_dir": str(data_dir),
     })

@@ -1,0 +1,90 @@
+"""The local reader's speed levers, one at a time, on the same questions and the same evidence.
+
+    .venv/bin/python bench/reader_levers.py --questions Q.jsonl --data-dir STORE [--limit 20]
+        [--json bench/results/reader-levers.json]
+
+Retrieval and evidence selection run once per question (not timed here); each lever then
+reads the same input. Times are the reader's own: first answer character and total. Levers:
+the old free-text passage prompt (≈700 tokens), the structured reader over evidence
+sentences at two budgets, with and without the reused system-prompt prefix (the KV cache
+reset before each question), prompt-lookup decoding, and one thread instead of all.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from qa.answer import _memoised  # noqa: E402
+from qa.answerers import Draft, Reading, resolve  # noqa: E402
+from qa.eval.data import load_questions  # noqa: E402
+from qa.evidence import select  # noqa: E402
+from qa.index import Index  # noqa: E402
+from qa.retrieve import Filters, Fusion, retrieve  # noqa: E402
+from qa.settings import Settings  # noqa: E402
+
+LEVERS = [
+    # name, settings overrides, reset the KV cache before each question
+    ("free text over passages (the old reader)", {"local_reader": "free"}, False),
+    ("structured, evidence 250 tokens, no prefix reuse", {"evidence_token_budget": 250}, True),
+    ("structured, evidence 250 tokens", {"evidence_token_budget": 250}, False),
+    ("structured, evidence 150 tokens", {"evidence_token_budget": 150, "evidence_sentences": 5}, False),
+    ("structured, 250 + prompt lookup (10)", {"evidence_token_budget": 250, "local_prompt_lookup": 10}, False),
+    ("structured, 250, one thread", {"evidence_token_budget": 250, "local_threads": 1}, False),
+]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--questions", required=True)
+    ap.add_argument("--data-dir", required=True)
+    ap.add_argument("--limit", type=int, default=20)
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    base = Settings(data_dir=Path(args.data_dir).expanduser(), llm="local")
+    index = Index(base)
+    qs = load_questions(args.questions)[: args.limit]
+    got = []
+    for q in qs:
+        passages = retrieve(q.question, index, k=base.k, filters=Filters(as_of=q.date), fusion=Fusion.from_settings(base))
+        got.append((q, passages, _memoised(index.embeddings.embed)))
+    rows = []
+    for name, overrides, reset in LEVERS:
+        s = base.model_copy(update=overrides)
+        answerer = resolve(s)
+        answerer.warm_up()
+        model = answerer.chat._loaded()
+        firsts, totals, prompt_tokens = [], [], []
+        for q, passages, embed in got:
+            ev = select(q.question, passages, embed, token_budget=s.evidence_token_budget, max_sentences=s.evidence_sentences)
+            if reset:
+                with model.lock:
+                    model.llama.reset()
+            t0 = time.perf_counter()
+            first = None
+            for piece in answerer.read(Reading(q.question, q.question, ev, passages, s)):
+                if not isinstance(piece, Draft) and piece and first is None:
+                    first = time.perf_counter() - t0
+            total = time.perf_counter() - t0
+            firsts.append(first or total)
+            totals.append(total)
+            prompt_tokens.append(model.llama.n_tokens)
+        row = {"lever": name, "first_token_p50_s": round(statistics.median(firsts), 2),
+               "total_p50_s": round(statistics.median(totals), 2), "total_p95_s": round(sorted(totals)[int(0.95 * (len(totals) - 1))], 2),
+               "context_tokens_p50": int(statistics.median(prompt_tokens)), "n": len(totals)}
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"questions": Path(args.questions).name, "cpu_count": os.cpu_count(),
+                                               "load_avg_1m_end": os.getloadavg()[0], "rows": rows}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
