@@ -41,7 +41,7 @@ SUPPORT_THRESHOLD = 0.6
 # "Florida Gov. Ron DeSantis" is one sentence: no split after a title, month or initial.
 _ABBREV = re.compile(
     r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|Gov|Sen|Rep|Gen|Lt|Col|Sgt|Capt|Adm|Maj|Rev|Hon|Pres|Supt|St|Jr|Sr|Inc|Corp|Co|"
-    r"Ltd|No|vs|Mt|Ft|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)|(?<![A-Za-z.])[A-Z])\.$"
+    r"Ltd|No|vs|Mt|Ft|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)|(?<![A-Za-z.])(?:[A-Z]\.)*[A-Z])\.$"
 )
 
 
@@ -68,7 +68,7 @@ def is_refusal(text: str) -> bool:
 def _stem(word: str) -> str:
     from .bm25 import stemmer
 
-    return stemmer().stemWord(word.lower().strip("'’.-"))
+    return stemmer().stemWord(re.sub(r"['’]s$", "", word.lower()).strip("'’.-"))
 
 
 def content_terms(text: str) -> set[str]:

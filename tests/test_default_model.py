@@ -56,3 +56,16 @@ def test_default_model_refuses_unanswerable_and_follows_up(default_local):
     follow = qa.ask("And who leads the American one?", history=[("Who leads the Chinese delegation?", first.text)])
     assert "Bessent" in follow.text, (follow.standalone_question, follow.raw_text)
     assert follow.citations
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_default_model_answers_from_the_undated_seed_beside_dated_samples(default_local):
+    """The newcomer's store: the dated sample articles plus their own undated article."""
+    from pathlib import Path
+
+    samples = Path(__file__).resolve().parents[1] / "samples"
+    assert not ingest.add([str(samples)]).failed
+    a = qa.ask("Who leads the Chinese delegation?")
+    assert a.answerer == "local" and "He Lifeng" in a.text and "Bessent" not in a.text, (a.raw_text, a.text)
+    assert a.citations[0].article_id == default_local
