@@ -32,11 +32,12 @@ from qa.settings import Settings  # noqa: E402
 LEVERS = [
     # name, settings overrides, reset the KV cache before each question
     ("free text over passages (the old reader)", {"local_reader": "free"}, False),
-    ("structured, evidence 250 tokens, no prefix reuse", {"evidence_token_budget": 250}, True),
-    ("structured, evidence 250 tokens", {"evidence_token_budget": 250}, False),
+    ("structured, evidence 250 tokens, no prefix reuse", {"evidence_token_budget": 250, "evidence_sentences": 8}, True),
+    ("structured, evidence 250 tokens", {"evidence_token_budget": 250, "evidence_sentences": 8}, False),
+    ("structured, evidence 200 tokens (default)", {"evidence_token_budget": 200, "evidence_sentences": 6}, False),
     ("structured, evidence 150 tokens", {"evidence_token_budget": 150, "evidence_sentences": 5}, False),
-    ("structured, 250 + prompt lookup (10)", {"evidence_token_budget": 250, "local_prompt_lookup": 10}, False),
-    ("structured, 250, one thread", {"evidence_token_budget": 250, "local_threads": 1}, False),
+    ("structured, 200 + prompt lookup (10)", {"evidence_token_budget": 200, "evidence_sentences": 6, "local_prompt_lookup": 10}, False),
+    ("structured, 200, one thread", {"evidence_token_budget": 200, "evidence_sentences": 6, "local_threads": 1}, False),
 ]
 
 
@@ -45,6 +46,7 @@ def main() -> int:
     ap.add_argument("--questions", required=True)
     ap.add_argument("--data-dir", required=True)
     ap.add_argument("--limit", type=int, default=20)
+    ap.add_argument("--only", help="run only the levers whose name contains this")
     ap.add_argument("--json")
     args = ap.parse_args()
     base = Settings(data_dir=Path(args.data_dir).expanduser(), llm="local")
@@ -56,6 +58,8 @@ def main() -> int:
         got.append((q, passages, _memoised(index.embeddings.embed)))
     rows = []
     for name, overrides, reset in LEVERS:
+        if args.only and args.only not in name:
+            continue
         s = base.model_copy(update=overrides)
         answerer = resolve(s)
         answerer.warm_up()

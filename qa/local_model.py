@@ -171,7 +171,7 @@ class LoadedModel:
             draft = LlamaPromptLookupDecoding(num_pred_tokens=prompt_lookup)
         self.llama = Llama(
             model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=512, verbose=False,
-            draft_model=draft,
+            draft_model=draft, logits_all=draft is not None,  # speculative decoding checks every drafted token's logits
         )
 
 
