@@ -221,7 +221,7 @@ def _partial_answer(raw: str) -> str | None:
     if text.endswith("\\"):
         text = text[:-1]
     try:
-        return json.loads(f'"{text}"')
+        return json.loads(f'"{text}"', strict=False)
     except ValueError:
         return None
 
@@ -231,7 +231,8 @@ def _parse(raw: str, n: int) -> tuple[int, str] | None:
     if not m:
         return None
     try:
-        obj = json.loads(m.group(0))
+        # strict=False: llama.cpp's schema grammar lets a raw newline into a string, which is still the shape
+        obj = json.loads(m.group(0), strict=False)
         sentence = int(obj.get("sentence", 0))
         short = str(obj.get("answer", "")).strip()
     except (ValueError, TypeError, AttributeError):
