@@ -22,7 +22,7 @@ from .answerers import Answerer, Draft, Reading, resolve
 from .dates import parse_date, require_date
 from .evidence import select
 from .index import Index, get_index
-from .retrieve import Filters, Fusion, retrieve
+from .retrieve import Filters, Fusion, newest_visible, retrieve
 from .settings import Settings
 from .types import REFUSAL, Answer, Evidence, Token
 from .verdict import decide
@@ -126,7 +126,8 @@ def stream(
                     first_token = time.perf_counter() - t0
                 yield Token(piece)
     assert draft is not None, f"{type(answerer).__name__}.read() ended without a Draft"
-    verdict = decide(draft, standalone, evidence, passages, settings.refuse_threshold)
+    verdict = decide(draft, standalone, evidence, passages, settings.refuse_threshold,
+                     newest_days=newest_visible(index, filters) if passages else None)
     total = time.perf_counter() - t0
     yield Answer(
         question=q, text=verdict.text, citations=verdict.citations, refused=verdict.refused, answerer=answerer.name,

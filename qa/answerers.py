@@ -156,8 +156,11 @@ class ChatAnswerer(Answerer):
         yield from self._read_free(reading)
 
     # --- structured: {"sentence": n, "answer": "…"} over the evidence sentences -------------
+    reader_prompt = READER_PROMPT  # class attributes, so a bench/ variant can replace them in a subclass
+    schema = staticmethod(_schema)
+
     def _bound(self, n: int):
-        schema = _schema(n)
+        schema = self.schema(n)
         if self.structured == "grammar":
             return self.chat.bind(response_format={"type": "json_object", "schema": schema}, max_tokens=80)
         return self.chat.bind(
@@ -166,7 +169,7 @@ class ChatAnswerer(Answerer):
         )
 
     def _read_structured(self, reading: Reading):
-        chain = READER_PROMPT | self._bound(len(reading.evidence)) | StrOutputParser()
+        chain = self.reader_prompt | self._bound(len(reading.evidence)) | StrOutputParser()
         inputs = {"evidence": format_evidence(reading.evidence, reading.passages), "question": reading.question}
         raw, shown = "", 0
         try:

@@ -266,13 +266,19 @@ def gather(question: str, index: Index, *, filters: Filters, fusion: Fusion) -> 
     if filters.as_of:
         # age counts from the day asked; a question asking for "the latest" counts from the newest
         # article it can see, so an archive asked about later still finds its own last week
-        ref_days = bm.newest(filters.max_days) if asks_for_latest(question) else to_days(filters.as_of)
+        ref_days = newest_visible(index, filters) if asks_for_latest(question) else to_days(filters.as_of)
 
     def fetch(ids: list[str]) -> dict[str, dict]:
         return {item.id: {**item.metadata, "_text": item.text} for item in index.get(ids)}
 
     return Candidates(dense_ids, bm25_ids, meta, ref_days, window if window is not None and not window.hard else None,
                       fetch)
+
+
+def newest_visible(index: Index, filters: Filters) -> int | None:
+    """The publication day of the newest article the filters let a question see: its "now"
+    when it asks for the latest, so an archive read later still has its own last week."""
+    return index.bm25().newest(filters.max_days)
 
 
 def _passage(cid: str, meta: dict, score: float, dense: list[str], bm25: list[str]) -> Passage:

@@ -52,6 +52,25 @@ def asks_for_latest(question: str) -> bool:
     return bool(_LATEST.search(question))
 
 
+# How old an answer's article may be, in days before the newest article the question can see, when
+# the question asks for what is new. "This week" allows the week and the one before it (news of a
+# Friday question was often written the week before); "this month" a month and a half; "recently",
+# "latest" two months. "Currently" and "so far" set no limit: a months-old article may still say
+# who currently leads something, and refusing that would hide a true answer.
+_FRESH = [
+    (re.compile(r"\b(today|yesterday|tonight|this (week|weekend)|last (week|weekend)|past (few )?days)\b", re.I), 14),
+    (re.compile(r"\b(this|last|past) month\b", re.I), 45),
+    (re.compile(r"\b(recent(ly)?|latest|newest|most recent)\b", re.I), 60),
+]
+
+
+def freshness_limit(question: str) -> tuple[int, str] | None:
+    """(the most days an answer's article may predate the newest visible article, the words that
+    say so); None when the question sets no limit."""
+    found = [(days, m.group(0)) for pattern, days in _FRESH if (m := pattern.search(question))]
+    return min(found) if found else None
+
+
 @functools.lru_cache(maxsize=1)
 def _parsers():
     from dateparser import DateDataParser
@@ -98,4 +117,4 @@ def _span(day: dt.date, period: str) -> tuple[dt.date, dt.date]:
     return day, day
 
 
-__all__ = ["Window", "time_window", "asks_for_latest", "EPOCH"]
+__all__ = ["Window", "time_window", "asks_for_latest", "freshness_limit", "EPOCH"]

@@ -7,7 +7,10 @@ question did not already say, and it does not give a person another country's ro
 ("Scott Bessent leads the Chinese delegation"). "Not stated", or an answer no
 evidence sentence holds, is a refusal. A free-text draft goes through the marker
 and support check of :mod:`qa.citations`. Last, for every answer: a question naming
-something no retrieved passage mentions is answered with a refusal.
+something no retrieved passage mentions is answered with a refusal, and so is a
+question asking for the newest ("this week", "recently") answered only from articles
+much older than the newest one it can see: an old story that shares the question's
+words is the likeliest wrong answer when the new story is not in the store.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from dataclasses import dataclass
 
 from .answerers import Draft
 from .citations import Checked, _country, _leader_conflict, _numbers, check, content_terms, is_refusal, uncovered_names
+from .dates import UNDATED, parse_date, to_days
+from .timewords import freshness_limit
 from .types import REFUSAL, Citation, EvidenceSentence, Passage
 
 _NOT_STATED = re.compile(r"^\W*(not (stated|mentioned|given|known|specified)|unknown|none|n/?a|no answer)\W*$", re.I)
@@ -35,9 +40,12 @@ class Verdict:
 
 
 def decide(draft: Draft, question: str, evidence: list[EvidenceSentence], passages: list[Passage],
-           refuse_threshold: float = 0.35) -> Verdict:
+           refuse_threshold: float = 0.35, newest_days: int | None = None) -> Verdict:
+    """``newest_days``: the publication day of the newest article the question could see (its
+    filters applied), what "this week" and "recently" are counted back from."""
+    fresh = Freshness(question, newest_days)
     if draft.structured:
-        v = _structured(draft, question, evidence, passages)
+        v = _structured(draft, question, evidence, passages, fresh)
     else:
         v = _free_text(draft, question, evidence, passages, refuse_threshold)
     if not v.refused and v.citations:
@@ -45,14 +53,33 @@ def decide(draft: Draft, question: str, evidence: list[EvidenceSentence], passag
         # (all retrieved passages count: US news rarely writes "US" in the very sentence cited)
         if uncovered_names(question, [p.text for p in passages]):
             return Verdict(REFUSAL, [], v.flagged + [v.text], True, v.invalid_markers, v.total_markers)
+        if all(fresh.stale(c.published) for c in v.citations):
+            note = f"{v.text} (from {v.citations[0].published}: older than “{fresh.phrase}” allows)"
+            return Verdict(REFUSAL, [], v.flagged + [note], True, v.invalid_markers, v.total_markers)
     if v.refused and not v.text:
         v.text = REFUSAL
     return v
 
 
+class Freshness:
+    """Whether an article is too old for a question that asks for the newest."""
+
+    def __init__(self, question: str, newest_days: int | None):
+        found = freshness_limit(question) if newest_days is not None else None
+        self.limit, self.phrase = found or (None, "")
+        self.newest_days = newest_days
+
+    def stale(self, published: str) -> bool:
+        if self.limit is None or self.newest_days is None:
+            return False
+        days = to_days(parse_date(published)) if published else UNDATED
+        return days != UNDATED and self.newest_days - days > self.limit  # undated: never too old
+
+
 # --- structured drafts -------------------------------------------------------------------
 
-def _structured(draft: Draft, question: str, evidence: list[EvidenceSentence], passages: list[Passage]) -> Verdict:
+def _structured(draft: Draft, question: str, evidence: list[EvidenceSentence], passages: list[Passage],
+                fresh: Freshness | None = None) -> Verdict:
     n = draft.sentence or 0
     markers = 1 if n else 0
     short = _clean_short(draft.short or "")
@@ -61,13 +88,21 @@ def _structured(draft: Draft, question: str, evidence: list[EvidenceSentence], p
     if not content_terms(short) - content_terms(question) and not _numbers(_WORD.findall(short)):
         # "the Chinese delegation" for "Who leads the Chinese delegation?": nothing answered
         return Verdict(REFUSAL, [], [short], True, 0, markers)
+    if not fits_question(question, short):
+        # "$216,000" for "disguised as which household product?", "Nouvelle Vague" for "how many?"
+        return Verdict(REFUSAL, [], [short], True, 0, markers)
     order = [evidence[n - 1]] + [e for e in evidence if e.n != n]
     held = [ev for ev in order if stands_in(short, ev.shown)]
     if not held:
-        # the answer's parts may stand in two sentences of the cited passage ("Jackson" … "Mississippi")
+        # the answer's parts may stand in two sentences of the cited passage, or its title
+        # ("Jackson, Mississippi" for a sentence about "Mississippi's capital city")
         cited = evidence[n - 1]
-        if stands_in(short, passages[cited.passage - 1].text):
+        p = passages[cited.passage - 1]
+        if stands_in(short, f"{p.title}. {p.text}"):
             held = [cited]
+    if fresh is not None:
+        # a sentence from an article of the asked-for time before one from an older article
+        held.sort(key=lambda ev: fresh.stale(passages[ev.passage - 1].published))
     for ev in held:
         answer = expand_span(as_written(short, ev.text), ev.text)
         claim = declarative(question, answer)
@@ -81,6 +116,34 @@ def _structured(draft: Draft, question: str, evidence: list[EvidenceSentence], p
         )
         return Verdict(f"{claim.rstrip('.')} [1].", [cite], [], False, 0, markers)
     return Verdict(REFUSAL, [], [short], True, 0, markers)
+
+
+_ASKS_QUANTITY = re.compile(r"\bhow (many|much|long|old|far|big|large|tall|high|fast|often)\b|"
+                            r"\bwhat (percentage|percent|share|proportion|number|amount|fraction|age|price)\b", re.I)
+# "which state", "what kind of animal": the noun asked for (a quantity noun may be answered by a number)
+_ASKS_THING = re.compile(r"\b(which|what)\s+(?:(?:kind|type|sort)\s+of\s+)?([a-z]+)", re.I)
+_QUANTITY_NOUNS = {"year", "years", "month", "day", "date", "time", "age", "number", "percentage", "percent", "amount",
+                   "price", "cost", "score", "temperature", "rate", "size", "share", "sum", "figure", "total", "rank",
+                   "place", "grade", "level", "distance", "speed", "height", "weight", "record", "decade", "century",
+                   "season", "round", "edition", "anniversary", "birthday", "quarter", "half", "fraction", "value"}
+_NUMBER_WORDS = re.compile(r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+                           r"hundred|thousand|million|billion|trillion|dozens?|half|quarter|few|several|many|no|none|"
+                           r"once|twice|single|double|triple)\b", re.I)
+# "$216,000", "10,000", "34 states", "12.5%": a number, at most a unit word after it
+_BARE_QUANTITY = re.compile(r"^\W*(?:about |around |nearly |almost |more than |over |some )?[$€£¥]?\d[\d,.]*"
+                            r"(?:\s*%|\s+[a-z]+)?\W*$", re.I)
+_AUXILIARY = re.compile(r"^(is|was|are|were|did|does|do|will|has|had|have|can|could|would)$", re.I)
+
+
+def fits_question(question: str, short: str) -> bool:
+    """The answer is the kind of thing asked for, as far as its form tells: a quantity for "how
+    many", not a bare quantity for "which household product"."""
+    if _ASKS_QUANTITY.search(question):
+        return bool(re.search(r"\d", short) or _NUMBER_WORDS.search(short))
+    m = _ASKS_THING.search(question)
+    if m and not _AUXILIARY.match(m.group(2)) and m.group(2).lower() not in _QUANTITY_NOUNS:
+        return not _BARE_QUANTITY.match(short)
+    return True
 
 
 def _clean_short(text: str) -> str:

@@ -138,3 +138,84 @@ def test_span_expansion_and_declarative_answer():
     assert expand_span("Columbia", s) == "Columbia University"
     assert declarative("Who opened the new wing?", "Prince William") == "Prince William opened the new wing."
     assert declarative("Who did the prince meet?", "the dean") == "The dean"
+
+
+# --- the answer must fit the question: its kind, its time ------------------------------------
+
+def test_answer_of_the_wrong_kind_is_refused():
+    from qa.verdict import fits_question
+
+    assert not fits_question("Cocaine was disguised as which household product?", "$216,000")
+    assert not fits_question("Which state has the most confirmed cases?", "34 states")
+    assert not fits_question("How many Russians could be conscripted?", "Nouvelle Vague")
+    for question, answer in [("How many Russians could be conscripted?", "300,000"), ("How many were hurt?", "dozens"),
+                             ("Which team won the title?", "76ers"), ("Which year did the bridge open?", "1932"),
+                             ("What percentage is vaccinated?", "68%"), ("Which new product did Tesla show?", "a robot")]:
+        assert fits_question(question, answer), (question, answer)
+
+
+def _passage(title: str, text: str, published: str = "2025-06-20"):
+    from qa.types import Passage
+
+    return Passage(chunk_id="c1", article_id="a1", title=title, url="https://news.example/a1", published=published, text=text)
+
+
+def test_answer_held_by_the_title_and_the_cited_sentence_together_is_kept():
+    from qa.answerers import Draft
+    from qa.types import EvidenceSentence
+    from qa.verdict import decide
+
+    text = "As Mississippi's capital city entered a fourth day without water, crews worked on the failing plant."
+    p = _passage("Jackson, Mississippi, water crisis: repairs begin", text)
+    ev = [EvidenceSentence(n=1, passage=1, text=text, score=0.9)]
+    q = "Which state's capital city is facing a water crisis?"
+    v = decide(Draft(raw="", sentence=1, short="Jackson, Mississippi"), q, ev, [p])
+    assert not v.refused and v.citations[0].quote == text
+    v = decide(Draft(raw="", sentence=1, short="Jackson, Alabama"), q, ev, [p])
+    assert v.refused  # a word neither the title nor the passage holds
+
+
+OLD_FERRY = {"url": "https://news.example/ferry-aurora", "title": "Harbour line launches electric ferry",
+             "published": "2025-01-10", "source": "Example News",
+             "text": "The Harbour ferry line launched a new electric ferry named Aurora on Thursday. "
+                     "The Aurora carries 200 passengers and charges at the north pier in twelve minutes."}
+
+
+def _ferry_reply(question: str, as_of: str) -> str:
+    ev = next(iter(qa.stream(question, as_of=as_of, answerer=scripted('{"sentence": 0, "answer": ""}')))).sentences
+    return _reply(_number_of(ev, "named Aurora"), "Aurora")
+
+
+@pytest.mark.parametrize("question, as_of, refused", [
+    # newer articles are in the store: "this week" cannot be answered from January
+    ("Which new ferry did the Harbour line launch this week?", "2025-06-26", True),
+    ("Which new ferry did the Harbour line launch recently?", "2025-06-26", True),
+    # no time asked for: the old article answers
+    ("Which new ferry did the Harbour line launch?", "2025-06-26", False),
+    # asked in January, the newest article visible is the ferry's own: it is this week's news
+    ("Which new ferry did the Harbour line launch this week?", "2025-01-12", False),
+])
+def test_an_answer_from_an_article_older_than_the_question_allows_is_refused(tmp_path, question, as_of, refused):
+    path = tmp_path / "articles.jsonl"
+    from tests.test_ranking import NEWER
+
+    path.write_text("\n".join(json.dumps(r) for r in NEWER + [OLD_FERRY]) + "\n")
+    assert not ingest.add([str(path)]).failed
+    a = qa.ask(question, as_of=as_of, answerer=scripted(_ferry_reply(question, as_of)))
+    assert a.refused is refused, a.text
+    if refused:
+        assert a.citations == [] and any("2025-01-10" in f for f in a.flagged)
+    else:
+        assert "Aurora" in a.text and a.citations[0].url == OLD_FERRY["url"]
+
+
+def test_an_undated_article_is_never_too_old(tmp_path):
+    undated = {k: v for k, v in OLD_FERRY.items() if k != "published"}
+    path = tmp_path / "articles.jsonl"
+    from tests.test_ranking import NEWER
+
+    path.write_text("\n".join(json.dumps(r) for r in NEWER + [undated]) + "\n")
+    assert not ingest.add([str(path)]).failed
+    q = "Which new ferry did the Harbour line launch this week?"
+    a = qa.ask(q, as_of="2025-06-26", answerer=scripted(_ferry_reply(q, "2025-06-26")))
+    assert not a.refused and "Aurora" in a.text

@@ -1,0 +1,143 @@
+"""Reader variants (prompt, reply shape, evidence budget) on the same questions and the same retrieval.
+
+    .venv/bin/python bench/reader_probe.py --questions Q.jsonl --data-dir STORE [--limit 60]
+        [--only NAME] [--json bench/results/reader-probe.json]
+
+Retrieval runs once per question; each variant then selects its evidence, reads it with the
+local model and goes through the same verdict as ``ask()``. Scored like the eval (accuracy,
+the fair mapping, refusals, answer-bearing evidence) with the reader's own time. For choosing
+the reader on the dev questions; the test figures come from ``python -m qa.eval``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from langchain_core.prompts import ChatPromptTemplate  # noqa: E402
+
+from qa.answer import _memoised, filters_for  # noqa: E402
+from qa.answerers import ChatAnswerer, Draft, Reading, resolve  # noqa: E402
+from qa.eval import metrics as M  # noqa: E402
+from qa.eval.data import load_questions  # noqa: E402
+from qa.evidence import select  # noqa: E402
+from qa.index import Index  # noqa: E402
+from qa.prompt import READER_SYSTEM  # noqa: E402
+from qa.retrieve import Fusion, newest_visible, retrieve  # noqa: E402
+from qa.settings import Settings  # noqa: E402
+from qa.verdict import decide  # noqa: E402
+
+
+def _answer_first(n: int) -> dict:
+    return {
+        "type": "object",
+        "properties": {"answer": {"type": "string", "maxLength": 120},
+                       "sentence": {"type": "integer", "enum": list(range(n + 1))}},
+        "required": ["answer", "sentence"],
+    }
+
+
+ANSWER_FIRST_SYSTEM = READER_SYSTEM.replace('{{"sentence": N, "answer": "..."}}', '{{"answer": "...", "sentence": N}}') \
+    .replace('{{"sentence": 0, "answer": ""}}', '{{"answer": "", "sentence": 0}}') \
+    .replace('{{"sentence": 2, "answer": "Dana Ruiz"}}', '{{"answer": "Dana Ruiz", "sentence": 2}}')
+
+PROMPTS = {
+    "default": None,
+    "question-first": ChatPromptTemplate.from_messages(
+        [("system", READER_SYSTEM), ("human", "Question: {question}\n\n{evidence}\n\nQuestion: {question}")]),
+    "answer-first": ChatPromptTemplate.from_messages(
+        [("system", ANSWER_FIRST_SYSTEM), ("human", "{evidence}\n\nQuestion: {question}")]),
+    "answer-first, question-first": ChatPromptTemplate.from_messages(
+        [("system", ANSWER_FIRST_SYSTEM), ("human", "Question: {question}\n\n{evidence}\n\nQuestion: {question}")]),
+}
+
+VARIANTS = [
+    # name, prompt key, answer first, evidence tokens, evidence sentences
+    ("default (200 tokens, 6 sentences)", "default", False, 200, 6),
+    ("question before and after the evidence", "question-first", False, 200, 6),
+    ("answer before the sentence number", "answer-first", True, 200, 6),
+    ("answer first, question before and after", "answer-first, question-first", True, 200, 6),
+    ("default, 280 tokens, 8 sentences", "default", False, 280, 8),
+]
+
+
+def variant_answerer(base: ChatAnswerer, prompt_key: str, answer_first: bool) -> ChatAnswerer:
+    class Variant(ChatAnswerer):
+        pass
+
+    if PROMPTS[prompt_key] is not None:
+        Variant.reader_prompt = PROMPTS[prompt_key]
+    if answer_first:
+        Variant.schema = staticmethod(_answer_first)
+    return Variant(base.chat, name=base.name, model=base.model, structured=base.structured, llm_condense=False)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--questions", required=True)
+    ap.add_argument("--data-dir", required=True)
+    ap.add_argument("--limit", type=int, default=60)
+    ap.add_argument("--only", help="run only the variants whose name contains this")
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    base_settings = Settings(data_dir=Path(args.data_dir).expanduser(), llm="local")
+    index = Index(base_settings)
+    qs = [q for q in load_questions(args.questions) if q.answers][: args.limit]
+    got = []
+    for q in qs:
+        filters = filters_for(as_of=q.date)
+        passages = retrieve(q.question, index, k=base_settings.k, filters=filters, fusion=Fusion.from_settings(base_settings))
+        got.append((q, passages, _memoised(index.embeddings.embed), newest_visible(index, filters)))
+    base = resolve(base_settings)
+    base.warm_up()
+    out = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else {}
+    for name, prompt_key, answer_first, budget, sentences in VARIANTS:
+        if args.only and args.only not in name:
+            continue
+        s = base_settings.model_copy(update={"evidence_token_budget": budget, "evidence_sentences": sentences})
+        answerer = variant_answerer(base, prompt_key, answer_first)
+        rows = []
+        for q, passages, embed, newest in got:
+            ev = select(q.question, passages, embed, token_budget=budget, max_sentences=sentences)
+            t0 = time.perf_counter()
+            first = None
+            draft = None
+            for piece in answerer.read(Reading(q.question, q.question, ev, passages, s)):
+                if isinstance(piece, Draft):
+                    draft = piece
+                elif piece and first is None:
+                    first = time.perf_counter() - t0
+            total = time.perf_counter() - t0
+            v = decide(draft, q.question, ev, passages, s.refuse_threshold, newest_days=newest)
+            n = len(v.citations)
+            rows.append({
+                "id": q.id, "raw": draft.raw, "text": v.text, "refused": v.refused,
+                "correct": M.is_correct(v.text, v.refused, n, q.answers, q.choices, q.question),
+                "correct_fair": M.is_correct(v.text, v.refused, n, q.answers, q.choices, q.question, fair=True),
+                "evidence_has_answer": any(M.text_contains(M.padded_norm(e.text), g) for e in ev for g in q.answers),
+                "first_s": first or total, "total_s": total,
+            })
+        summary = {
+            "n": len(rows),
+            "accuracy": round(statistics.mean(r["correct"] for r in rows), 3),
+            "accuracy_fair": round(statistics.mean(r["correct_fair"] for r in rows), 3),
+            "refused": round(statistics.mean(r["refused"] for r in rows), 3),
+            "evidence_has_answer": round(statistics.mean(r["evidence_has_answer"] for r in rows), 3),
+            "first_p50_s": round(statistics.median(r["first_s"] for r in rows), 2),
+            "total_p50_s": round(statistics.median(r["total_s"] for r in rows), 2),
+            "rows": rows,
+        }
+        out[name] = summary
+        print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in summary.items() if k != "rows"), flush=True)
+        if args.json:
+            Path(args.json).write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
