@@ -308,3 +308,15 @@ def test_words_repeated_from_the_question_choose_nothing():
     unis = ["Columbia University", "Cornell University", "Brown University", "Yale University"]
     assert M.is_correct("Columbia [1]", False, 1, ["Columbia University"], unis, ivy)
     assert not M.is_correct("Cornell [1]", False, 1, ["Columbia University"], unis, ivy)
+
+
+def test_fair_mapping_reads_rounded_figures_and_initials_and_stays_beside_the_strict_one():
+    money = ["$30,000", "$100,000", "$300,000", "$1 million"]
+    assert M.choice_correct_fair("$310,605 [1].", money, "$300,000")
+    assert not M.choice_correct("$310,605 [1].", money, "$300,000")  # the strict rule is unchanged
+    pct = ["14%", "33%", "68%", "98%"]
+    assert not M.choice_correct_fair("62.5% [1].", pct, "68%")  # nearest, but 8% off: another figure
+    assert not M.choice_correct_fair("About 2.4 million or 1.2 million [1].", ["500,000", "1.2 million", "2.5 million"], "2.5 million")
+    places = ["Moon", "Mars", "International Space Station", "Tiangong Space Station"]
+    assert M.choice_correct_fair("ISS [1].", places, "International Space Station")
+    assert not M.choice_correct_fair("TSS [1].", places, "International Space Station")

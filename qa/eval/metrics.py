@@ -125,22 +125,61 @@ def choice_correct_fair(answer_text: str, choices: list[str], gold: str, questio
 
     A short answer that names the right choice in fewer words ("William" for "Prince William",
     "Times Square" for "New York City's Times Square") counts; one that also names another
-    choice's distinctive words does not.
+    choice's distinctive words does not. So do the article's exact figure for a quiz's rounded
+    one (within 5%, nearest of all choices) and a choice's initials ("ISS").
     """
     if choice_correct(answer_text, choices, gold, question):
         return True
-    q = set(tokens(question))
-    sent = set(tokens(first_sentence(answer_text))) - q
-    sets = [_choice_set(c, q) for c in choices]
     try:
         gi = [normalize(c) for c in choices].index(normalize(gold))
     except ValueError:
         return False
+    if _nearest_figure(answer_text, choices) == gi or _initials(answer_text, choices) == gi:
+        return True
+    q = set(tokens(question))
+    sent = set(tokens(first_sentence(answer_text))) - q
+    sets = [_choice_set(c, q) for c in choices]
     distinct = []
     for i, cs in enumerate(sets):
         others = set().union(*(sets[j] for j in range(len(sets)) if j != i))
         distinct.append(cs - others)
     return bool(distinct[gi] & sent) and not any(distinct[i] & sent for i in range(len(sets)) if i != gi)
+
+
+_FIGURE = re.compile(r"(\d+(?:\.\d+)?)")
+FIGURE_TOLERANCE = 0.05
+
+
+def _figure(text: str) -> float | None:
+    """The one number a text states ("$2.5 million" → 2500000), None when it states none or several."""
+    found = _FIGURE.findall(re.sub(r"(?<=\d),(?=\d{3}\b)", "", text.replace("−", "-")))
+    if len(found) != 1:
+        return None
+    m = re.search(rf"{re.escape(found[0])}\s*(thousand|million|billion|trillion)\b", text, re.I)
+    return float(found[0]) * (_SCALE[m.group(1).lower()] if m else 1)
+
+
+def _nearest_figure(answer_text: str, choices: list[str]) -> int | None:
+    """A quiz of rounded figures ("$300,000") answered with the article's exact one ("$310,605"):
+    the choice strictly nearest the answer's figure, when within 5% of it."""
+    figures = [_figure(c) for c in choices]
+    sentence = first_sentence(answer_text)
+    got = _figure(sentence)
+    if got is None or got <= 0 or any(f is None or f <= 0 for f in figures):
+        return None
+    gaps = [abs(math.log(got / f)) for f in figures]
+    best = min(range(len(gaps)), key=gaps.__getitem__)
+    if sorted(gaps)[1] == gaps[best] or abs(got - figures[best]) > FIGURE_TOLERANCE * figures[best]:
+        return None
+    return best
+
+
+def _initials(answer_text: str, choices: list[str]) -> int | None:
+    """"ISS" for "International Space Station": an answer word spelling one choice's initials only."""
+    words = set(re.findall(r"\b[A-Z]{2,6}\b", first_sentence(answer_text)))
+    hits = [i for i, c in enumerate(choices)
+            if len(c.split()) >= 2 and "".join(w[0] for w in re.findall(r"[A-Za-z]+", c) if w[0].isupper()) in words]
+    return hits[0] if len(hits) == 1 else None
 
 
 def token_f1(answer_text: str, golds: list[str]) -> float:
