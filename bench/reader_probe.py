@@ -57,18 +57,20 @@ PROMPTS = {
 }
 
 VARIANTS = [
-    # name, prompt key, answer first, evidence tokens, evidence sentences
-    ("default (200 tokens, 6 sentences)", "default", False, 200, 6),
-    ("question before and after the evidence", "question-first", False, 200, 6),
-    ("answer before the sentence number", "answer-first", True, 200, 6),
-    ("answer first, question before and after", "answer-first, question-first", True, 200, 6),
-    ("default, 280 tokens, 8 sentences", "default", False, 280, 8),
+    # name, prompt key, answer first, evidence tokens, evidence sentences, repeat penalty
+    ("default (200 tokens, 6 sentences)", "default", False, 200, 6, 1.1),
+    ("no repeat penalty", "default", False, 200, 6, 1.0),
+    ("question before and after the evidence", "question-first", False, 200, 6, 1.1),
+    ("answer before the sentence number", "answer-first", True, 200, 6, 1.1),
+    ("answer first, question before and after", "answer-first, question-first", True, 200, 6, 1.1),
+    ("default, 280 tokens, 8 sentences", "default", False, 280, 8, 1.1),
 ]
 
 
-def variant_answerer(base: ChatAnswerer, prompt_key: str, answer_first: bool) -> ChatAnswerer:
+def variant_answerer(base: ChatAnswerer, prompt_key: str, answer_first: bool, repeat_penalty: float) -> ChatAnswerer:
     class Variant(ChatAnswerer):
-        pass
+        def _bound(self, n: int):
+            return super()._bound(n).bind(repeat_penalty=repeat_penalty)
 
     if PROMPTS[prompt_key] is not None:
         Variant.reader_prompt = PROMPTS[prompt_key]
@@ -96,11 +98,11 @@ def main() -> int:
     base = resolve(base_settings)
     base.warm_up()
     out = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else {}
-    for name, prompt_key, answer_first, budget, sentences in VARIANTS:
+    for name, prompt_key, answer_first, budget, sentences, penalty in VARIANTS:
         if args.only and args.only not in name:
             continue
         s = base_settings.model_copy(update={"evidence_token_budget": budget, "evidence_sentences": sentences})
-        answerer = variant_answerer(base, prompt_key, answer_first)
+        answerer = variant_answerer(base, prompt_key, answer_first, penalty)
         rows = []
         for q, passages, embed, newest in got:
             ev = select(q.question, passages, embed, token_budget=budget, max_sentences=sentences)

@@ -98,9 +98,10 @@ def stream(
     history = [(str(a), str(b)) for a, b in (history or [])]
     standalone = answerer.condense(q, history)
     t_condense = time.perf_counter() - t0
-    passages = retrieve(standalone, index, k=k or settings.k, filters=filters, fusion=fusion or Fusion.from_settings(settings))
+    embed = _memoised(index.embeddings.embed)  # the question is embedded once, for retrieval and evidence alike
+    passages = retrieve(standalone, index, k=k or settings.k, filters=filters, fusion=fusion or Fusion.from_settings(settings),
+                        embed=embed)
     t_retrieval = time.perf_counter() - t0
-    embed = _memoised(index.embeddings.embed)
     focus = q if standalone != q else None
     evidence = select(standalone, passages, embed, token_budget=settings.evidence_token_budget,
                       max_sentences=settings.evidence_sentences, focus=focus)

@@ -98,7 +98,7 @@ class Support:
         return self.score >= SUPPORT_THRESHOLD and not self.missing_keys
 
 
-def _numbers(words: list[str]) -> set[str]:
+def numbers_in(words: list[str]) -> set[str]:
     """Digit strings of the numbers among ``words``, also their whole part ("11.8" gives "118" and "11")."""
     out = set()
     for w in words:
@@ -122,7 +122,7 @@ def support(claim: str, passage_text: str, premise: frozenset[str] = frozenset()
     keys = key_terms(claim) - premise_keys
     lower_passage = passage_text.lower()
     words = _WORD.findall(passage_text)
-    passage_words = {w.lower() for w in words} | _numbers(words)
+    passage_words = {w.lower() for w in words} | numbers_in(words)
     missing = {k for k in keys if k not in passage_words and k not in lower_passage}
     best = Support(0.0, "", missing)
     if not terms:
@@ -140,7 +140,7 @@ def support(claim: str, passage_text: str, premise: frozenset[str] = frozenset()
         first = _WORD.findall(MARKER.sub(" ", claim))[:1]
         names = keys | {w.lower() for w in first if w[:1].isupper() and w.lower() not in STOP}
         best.missing_keys = {k for k in best.missing_keys if not _alias_near(k, names - {k}, best.quote)}
-    conflict = _leader_conflict(claim, passage_text)
+    conflict = leader_conflict(claim, passage_text)
     if conflict:
         best.missing_keys = best.missing_keys | {conflict}
     return best
@@ -152,12 +152,12 @@ _DESCRIPTOR_STOP = {",", ";", "(", ")", "and", "with", "while", "met", "meets", 
 _TOKEN = re.compile(r"[^\W_][\w’'.-]*|[,;()]")
 
 
-def _country(token: str) -> frozenset | None:
+def country_group(token: str) -> frozenset | None:
     t = re.sub(r"['’]s$", "", token).lower().rstrip(".")
     return next((frozenset(g) for g in _ALIASES if t in g), None)
 
 
-def _leader_conflict(claim: str, passage_text: str) -> str | None:
+def leader_conflict(claim: str, passage_text: str) -> str | None:
     """The country in "<name> leads the <country> delegation" when the passage gives the name another one.
 
     Word overlap accepts "The Chinese delegation is led by Scott Bessent" from a sentence
@@ -175,11 +175,11 @@ def _leader_conflict(claim: str, passage_text: str) -> str | None:
             country_zone, name_zone = tokens[max(0, v - 5) : v][::-1], tokens[v + 2 : v + 6]
         else:
             country_zone, name_zone = tokens[v + 1 : v + 5], tokens[max(0, v - 6) : v]
-        country = next((t for t in country_zone if _country(t)), None)
-        names = [t for t in name_zone if t[:1].isupper() and not _country(t) and t.lower() not in STOP]
+        country = next((t for t in country_zone if country_group(t)), None)
+        names = [t for t in name_zone if t[:1].isupper() and not country_group(t) and t.lower() not in STOP]
         if not country or not names:
             continue
-        claimed = _country(country)
+        claimed = country_group(country)
         for name in names:
             seen = _descriptors(name, passage_text)
             if seen and claimed not in seen:
@@ -198,7 +198,7 @@ def _descriptors(name: str, text: str) -> set[frozenset]:
             for back in tokens[max(0, i - 5) : i][::-1]:
                 if back.lower() in _DESCRIPTOR_STOP:
                     break
-                group = _country(back)
+                group = country_group(back)
                 if group:
                     found.add(group)
                     break
@@ -212,7 +212,7 @@ def _alias_near(key: str, others: set[str], quote: str, window: int = 4) -> bool
     the same sentence does not back "He Lifeng leads the American delegation", because
     "US" is far from "Lifeng" there (and "Chinese" is next to it).
     """
-    group = _country(key)
+    group = country_group(key)
     if not group or not others:
         return False
     tokens = [re.sub(r"['’]s$", "", w).lower() for w in _WORD.findall(quote)]
@@ -240,7 +240,7 @@ def check(raw: str, passages: list[Passage], question: str = "") -> Checked:
     """
     raw = re.sub(r"(\d),\s+(\d{3})\b", r"\1,\2", raw.strip())  # "300, 000" as the model sometimes writes it
     premise = frozenset(content_terms(question)) if question else frozenset()
-    premise_keys = frozenset(w.lower() for w in _WORD.findall(question)) | frozenset(_numbers(_WORD.findall(question)))
+    premise_keys = frozenset(w.lower() for w in _WORD.findall(question)) | frozenset(numbers_in(_WORD.findall(question)))
     total = invalid = 0
     for m in MARKER.finditer(raw):
         for n in re.split(r"\s*[,;]\s*", m.group(1)):
@@ -332,10 +332,10 @@ def uncovered_names(question: str, texts: list[str]) -> set[str]:
     haystack = " ".join(texts).lower()
     words = {w.lower() for w in _WORD.findall(haystack)} | set(re.findall(r"[a-z0-9]+", haystack))
     stems = {_stem(w) for w in words}
-    digits = _numbers(list(words))
+    digits = numbers_in(list(words))
     missing = set()
     def covered(key: str) -> bool:
-        variants = _country(key) or {key}
+        variants = country_group(key) or {key}
         return any(v in words or v in digits or _stem(v) in stems or (not v.isalnum() and v in haystack)
                    for v in variants)
 

@@ -63,7 +63,8 @@ class LlamaCppChat(BaseChatModel):
         extra = {"response_format": kwargs["response_format"]} if kwargs.get("response_format") else {}
         with model.lock:
             for part in model.llama.create_chat_completion(
-                messages=self._messages(messages), temperature=0.0, top_k=1, repeat_penalty=1.1,
+                messages=self._messages(messages), temperature=0.0, top_k=1,
+                repeat_penalty=kwargs.get("repeat_penalty", 1.1),
                 max_tokens=kwargs.get("max_tokens", self.settings.max_answer_tokens), stop=stop, stream=True, **extra,
             ):
                 delta = part["choices"][0].get("delta", {}).get("content") or ""

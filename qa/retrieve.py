@@ -232,18 +232,23 @@ def retrieve(
     k: int = 4,
     filters: Filters | None = None,
     fusion: Fusion | None = None,
+    embed: Callable[[list[str]], np.ndarray] | None = None,
 ) -> list[Passage]:
-    """Top-k passages for the question (``fusion.mode``: hybrid, or dense/bm25 alone for bench/)."""
+    """Top-k passages for the question (``fusion.mode``: hybrid, or dense/bm25 alone for bench/).
+
+    ``embed``: the embedding function to use, so a caller that embeds the question again
+    (evidence selection) can share one memoised function and pay for it once."""
     filters = filters or Filters()
     fusion = fusion or Fusion.from_settings(index.settings)
     if index.refresh()[1] == 0:
         return []
-    cands = gather(question, index, filters=filters, fusion=fusion)
+    cands = gather(question, index, filters=filters, fusion=fusion, embed=embed)
     chosen = fuse(question, cands.dense, cands.bm25, cands.meta, cands.ref_days, fusion, k, cands.window, cands.fetch)
     return [_passage(cid, cands.meta[cid], score, cands.dense, cands.bm25) for score, cid in chosen]
 
 
-def gather(question: str, index: Index, *, filters: Filters, fusion: Fusion) -> Candidates:
+def gather(question: str, index: Index, *, filters: Filters, fusion: Fusion,
+           embed: Callable[[list[str]], np.ndarray] | None = None) -> Candidates:
     mode, n = fusion.mode, fusion.candidates
     bm = index.bm25()
     window = time_window(question, filters.as_of) if filters.as_of else None
@@ -255,7 +260,7 @@ def gather(question: str, index: Index, *, filters: Filters, fusion: Fusion) -> 
     dense_ids: list[str] = []
     bm25_ids: list[str] = []
     if mode in ("hybrid", "dense"):
-        dense_ids = _dense(question, index, bm, n, filters, meta)
+        dense_ids = _dense(question, index, bm, n, filters, meta, embed or index.embeddings.embed)
     if mode in ("hybrid", "bm25"):
         for cid, _ in bm.search(question, n, filters.mask(bm.days, bm.sources)):
             light = meta.get(cid) or bm.light_meta(cid)
@@ -289,7 +294,8 @@ def _passage(cid: str, meta: dict, score: float, dense: list[str], bm25: list[st
     )
 
 
-def _dense(question: str, index: Index, bm, n: int, filters: Filters, meta: dict[str, dict]) -> list[str]:
+def _dense(question: str, index: Index, bm, n: int, filters: Filters, meta: dict[str, dict],
+           embed: Callable[[list[str]], np.ndarray]) -> list[str]:
     """The ids of the ``n`` nearest chunks that pass the filters; their light metadata goes into ``meta``.
 
     Chroma's metadata filter costs time in proportion to the rows it lets through
@@ -298,7 +304,7 @@ def _dense(question: str, index: Index, bm, n: int, filters: Filters, meta: dict
     are fetched bare and filtered here on the BM25 cache's arrays (the same rule as Chroma's
     ``where``); only when too few of them pass (a narrow source or date range) does Chroma filter.
     """
-    vec = index.embeddings.embed([question])
+    vec = embed([question])
     col = index.collection
     where = filters.chroma_where()
     ask = 3 * n if where is not None else n

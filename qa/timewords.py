@@ -58,7 +58,8 @@ def asks_for_latest(question: str) -> bool:
 # "latest" two months. "Currently" and "so far" set no limit: a months-old article may still say
 # who currently leads something, and refusing that would hide a true answer.
 _FRESH = [
-    (re.compile(r"\b(today|yesterday|tonight|this (week|weekend)|last (week|weekend)|past (few )?days)\b", re.I), 14),
+    (re.compile(rf"\b(today|yesterday|tonight|this (week|weekend)|last (week|weekend)|past (few )?days|"
+                rf"(on|last|this) ({_DAYS}))\b", re.I), 14),
     (re.compile(r"\b(this|last|past) month\b", re.I), 45),
     (re.compile(r"\b(recent(ly)?|latest|newest|most recent)\b", re.I), 60),
 ]

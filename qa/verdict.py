@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from .answerers import Draft
-from .citations import Checked, _country, _leader_conflict, _numbers, check, content_terms, is_refusal, uncovered_names
+from .citations import Checked, country_group, leader_conflict, numbers_in, check, content_terms, is_refusal, uncovered_names
 from .dates import UNDATED, parse_date, to_days
 from .timewords import freshness_limit
 from .types import REFUSAL, Citation, EvidenceSentence, Passage
@@ -85,7 +85,7 @@ def _structured(draft: Draft, question: str, evidence: list[EvidenceSentence], p
     short = _clean_short(draft.short or "")
     if not n or not short or _NOT_STATED.search(short) or is_refusal(short):
         return Verdict(REFUSAL, [], [], True, 0, markers)
-    if not content_terms(short) - content_terms(question) and not _numbers(_WORD.findall(short)):
+    if not content_terms(short) - content_terms(question) and not numbers_in(_WORD.findall(short)):
         # "the Chinese delegation" for "Who leads the Chinese delegation?": nothing answered
         return Verdict(REFUSAL, [], [short], True, 0, markers)
     if not fits_question(question, short):
@@ -106,7 +106,7 @@ def _structured(draft: Draft, question: str, evidence: list[EvidenceSentence], p
     for ev in held:
         answer = expand_span(as_written(short, ev.text), ev.text)
         claim = declarative(question, answer)
-        if _leader_conflict(claim, ev.shown):
+        if leader_conflict(claim, ev.shown):
             continue
         p = passages[ev.passage - 1]
         span = find_span(answer, ev.text)
@@ -132,6 +132,7 @@ _NUMBER_WORDS = re.compile(r"\b(one|two|three|four|five|six|seven|eight|nine|ten
 # "$216,000", "10,000", "34 states", "12.5%": a number, at most a unit word after it
 _BARE_QUANTITY = re.compile(r"^\W*(?:about |around |nearly |almost |more than |over |some )?[$€£¥]?\d[\d,.]*"
                             r"(?:\s*%|\s+[a-z]+)?\W*$", re.I)
+_ASKS_WHO_WHERE = re.compile(r"^\W*(who|whom|whose|where)\b", re.I)
 _AUXILIARY = re.compile(r"^(is|was|are|were|did|does|do|will|has|had|have|can|could|would)$", re.I)
 
 
@@ -141,7 +142,7 @@ def fits_question(question: str, short: str) -> bool:
     if _ASKS_QUANTITY.search(question):
         return bool(re.search(r"\d", short) or _NUMBER_WORDS.search(short))
     m = _ASKS_THING.search(question)
-    if m and not _AUXILIARY.match(m.group(2)) and m.group(2).lower() not in _QUANTITY_NOUNS:
+    if m and not _AUXILIARY.match(m.group(2)) and m.group(2).lower() not in _QUANTITY_NOUNS or _ASKS_WHO_WHERE.search(question):
         return not _BARE_QUANTITY.match(short)
     return True
 
@@ -159,7 +160,7 @@ def _present(word: str, have_words: set[str], lower: str) -> bool:
     w = word.lower().strip(".,")
     if w in have_words or w in lower:
         return True
-    group = _country(w)  # "UK" stands in a sentence that says "United Kingdom"
+    group = country_group(w)  # "UK" stands in a sentence that says "United Kingdom"
     return bool(group) and any(a in have_words or (" " in a and a in lower) for a in group)
 
 
@@ -167,18 +168,18 @@ def stands_in(short: str, sentence: str) -> bool:
     """The answer's names and numbers all appear in the sentence, and most of its other words do."""
     words = _WORD.findall(short)
     have_words = set(_words(sentence))
-    have_numbers = _numbers(_WORD.findall(sentence))
+    have_numbers = numbers_in(_WORD.findall(sentence))
     lower = sentence.lower()
     for w in words:
         if any(c.isdigit() for c in w):
-            if not (_numbers([w]) & have_numbers):
+            if not (numbers_in([w]) & have_numbers):
                 return False
         elif w[:1].isupper() and not _present(w, have_words, lower):
             return False
     terms = content_terms(short)
     if not terms:
         return short.lower() in lower
-    got = {t for t in terms if t in content_terms(sentence) or (_country(t) and _present(t, have_words, lower))}
+    got = {t for t in terms if t in content_terms(sentence) or (country_group(t) and _present(t, have_words, lower))}
     return len(got) / len(terms) >= 0.6
 
 
@@ -186,7 +187,7 @@ def as_written(short: str, sentence: str) -> str:
     """A country the model names by another name ("UK") as the sentence writes it ("United Kingdom")."""
     if find_span(short, sentence) is not None:
         return short
-    group = _country(short.lower())
+    group = country_group(short.lower())
     if not group:
         return short
     for alias in sorted(group, key=len, reverse=True):

@@ -74,7 +74,7 @@ def _ask_next_to_injected_article(monkeypatch, tmp_path, seed_article):
 def test_ordinary_answer_unchanged_next_to_an_injected_article(monkeypatch, tmp_path, seed_article):
     # Regression: with the distractor in context Qwen2.5-1.5B once answered "The Chinese delegation
     # is led by Scott Bessent" and word overlap accepted it; the support check now reads which
-    # country the passage puts before the leader's name (qa.citations._leader_conflict).
+    # country the passage puts before the leader's name (qa.citations.leader_conflict).
     answer = _ask_next_to_injected_article(monkeypatch, tmp_path, seed_article)
     assert "He Lifeng" in answer.text, answer.raw_text
 
