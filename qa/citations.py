@@ -339,9 +339,16 @@ def uncovered_names(question: str, texts: list[str]) -> set[str]:
         return any(v in words or v in digits or _stem(v) in stems or (not v.isalnum() and v in haystack)
                    for v in variants)
 
+    acronyms = {w.lower() for w in re.findall(r"\b[A-Z]{2,5}\b", question)}
     for key in key_terms(question):
         # "Texas-Mexico border" is covered by a passage on the "US-Mexico border": a part is enough
         parts = [p for p in re.split(r"[-–/]", key) if p] if not key.isdigit() else [key]
-        if not any(covered(p) for p in parts):
+        if not any(covered(p) for p in parts) and not (key in acronyms and _spelled_out(key, haystack)):
             missing.add(key)
     return missing
+
+
+def _spelled_out(acronym: str, haystack: str) -> bool:
+    """"AC" is covered by "air conditioning": consecutive words whose initials spell it."""
+    pattern = r"\b" + r"[a-z]+\W+".join(acronym) + r"[a-z]+"
+    return re.search(pattern, haystack) is not None

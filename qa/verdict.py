@@ -51,7 +51,8 @@ def decide(draft: Draft, question: str, evidence: list[EvidenceSentence], passag
     if not v.refused and v.citations:
         # an answer about something else: the question names what no retrieved passage mentions
         # (all retrieved passages count: US news rarely writes "US" in the very sentence cited)
-        if uncovered_names(question, [p.text for p in passages]):
+        # (a passage's title and date count: "the 2022 Emmy Awards" is covered by an article of 2022)
+        if uncovered_names(question, [f"{p.title} {p.published} {p.text}" for p in passages]):
             return Verdict(REFUSAL, [], v.flagged + [v.text], True, v.invalid_markers, v.total_markers)
         if all(fresh.stale(c.published) for c in v.citations):
             note = f"{v.text} (from {v.citations[0].published}: older than “{fresh.phrase}” allows)"
@@ -93,13 +94,12 @@ def _structured(draft: Draft, question: str, evidence: list[EvidenceSentence], p
         return Verdict(REFUSAL, [], [short], True, 0, markers)
     order = [evidence[n - 1]] + [e for e in evidence if e.n != n]
     held = [ev for ev in order if stands_in(short, ev.shown)]
+    # a sentence that writes the answer as given before one that holds it by alias ("China", not "Chinese")
+    held.sort(key=lambda ev: find_span(short, ev.text) is None)
     if not held:
-        # the answer's parts may stand in two sentences of the cited passage, or its title
-        # ("Jackson, Mississippi" for a sentence about "Mississippi's capital city")
-        cited = evidence[n - 1]
-        p = passages[cited.passage - 1]
-        if stands_in(short, f"{p.title}. {p.text}"):
-            held = [cited]
+        # the answer's parts may stand in two sentences of a passage, or its title ("Jackson,
+        # Mississippi" for a sentence about "Mississippi's capital city"): the cited sentence first
+        held = [ev for ev in order if stands_in(short, f"{passages[ev.passage - 1].title}. {passages[ev.passage - 1].text}")]
     if fresh is not None:
         # a sentence from an article of the asked-for time before one from an older article
         held.sort(key=lambda ev: fresh.stale(passages[ev.passage - 1].published))
@@ -121,11 +121,12 @@ def _structured(draft: Draft, question: str, evidence: list[EvidenceSentence], p
 _ASKS_QUANTITY = re.compile(r"\bhow (many|much|long|old|far|big|large|tall|high|fast|often)\b|"
                             r"\bwhat (percentage|percent|share|proportion|number|amount|fraction|age|price)\b", re.I)
 # "which state", "what kind of animal": the noun asked for (a quantity noun may be answered by a number)
-_ASKS_THING = re.compile(r"\b(which|what)\s+(?:(?:kind|type|sort)\s+of\s+)?([a-z]+)", re.I)
+_ASKS_THING = re.compile(r"\b(which|what)\s+(?:(?:kind|type|sort)\s+of\s+)?([a-z]+)((?:\s+[a-z]+){0,2})", re.I)
 _QUANTITY_NOUNS = {"year", "years", "month", "day", "date", "time", "age", "number", "percentage", "percent", "amount",
                    "price", "cost", "score", "temperature", "rate", "size", "share", "sum", "figure", "total", "rank",
                    "place", "grade", "level", "distance", "speed", "height", "weight", "record", "decade", "century",
-                   "season", "round", "edition", "anniversary", "birthday", "quarter", "half", "fraction", "value"}
+                   "season", "round", "edition", "anniversary", "birthday", "quarter", "half", "fraction", "value",
+                   "wage", "salary", "fee", "fine", "bill", "budget", "dose", "deadline", "odds"}
 _NUMBER_WORDS = re.compile(r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
                            r"hundred|thousand|million|billion|trillion|dozens?|half|quarter|few|several|many|no|none|"
                            r"once|twice|single|double|triple)\b", re.I)
@@ -142,7 +143,10 @@ def fits_question(question: str, short: str) -> bool:
     if _ASKS_QUANTITY.search(question):
         return bool(re.search(r"\d", short) or _NUMBER_WORDS.search(short))
     m = _ASKS_THING.search(question)
-    if m and not _AUXILIARY.match(m.group(2)) and m.group(2).lower() not in _QUANTITY_NOUNS or _ASKS_WHO_WHERE.search(question):
+    # the noun asked for is among the next three words ("to which hourly amount"): a quantity noun allows a figure
+    asks_thing = bool(m) and not _AUXILIARY.match(m.group(2)) and \
+        not {w.lower() for w in [m.group(2), *m.group(3).split()]} & _QUANTITY_NOUNS
+    if asks_thing or _ASKS_WHO_WHERE.search(question):
         return not _BARE_QUANTITY.match(short)
     return True
 
@@ -179,7 +183,9 @@ def stands_in(short: str, sentence: str) -> bool:
     terms = content_terms(short)
     if not terms:
         return short.lower() in lower
-    got = {t for t in terms if t in content_terms(sentence) or (country_group(t) and _present(t, have_words, lower))}
+    # a place named by its adjective counts ("Europe" in "European Union", "Asia" in "Asian")
+    got = {t for t in terms if t in content_terms(sentence) or re.search(rf"\b{re.escape(t)}(?:n|an|ean|ian|ese|ish)\b", lower)
+           or (country_group(t) and _present(t, have_words, lower))}
     return len(got) / len(terms) >= 0.6
 
 

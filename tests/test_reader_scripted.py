@@ -219,3 +219,38 @@ def test_an_undated_article_is_never_too_old(tmp_path):
     q = "Which new ferry did the Harbour line launch this week?"
     a = qa.ask(q, as_of="2025-06-26", answerer=scripted(_ferry_reply(q, "2025-06-26")))
     assert not a.refused and "Aurora" in a.text
+
+
+def test_names_in_the_question_are_covered_by_spelled_out_acronyms_and_the_articles_date():
+    from qa.citations import uncovered_names
+
+    text = "A new report claims the company has cut air conditioning in its stores to lower expenses."
+    assert uncovered_names("Which company turned off the AC in its stores?", [text]) == set()
+    assert uncovered_names("Which company turned off the TV in its stores?", [text]) == {"tv"}
+    q = "Which show received the most nominations for the 2022 Emmy Awards?"
+    p = _passage("Emmy nominations: the full list", "“Succession” earned the most Emmy Awards nominations of any show.", "2022-07-12")
+    from qa.answerers import Draft
+    from qa.types import EvidenceSentence
+    from qa.verdict import decide
+
+    ev = [EvidenceSentence(n=1, passage=1, text=p.text, score=0.9)]
+    v = decide(Draft(raw="", sentence=1, short="Succession"), q, ev, [p])
+    assert not v.refused and "Succession" in v.text
+    v = decide(Draft(raw="", sentence=1, short="Succession"), q.replace("2022", "2019"), ev, [p])
+    assert v.refused  # the year asked for is neither in the text nor the article's date
+
+
+def test_the_answer_is_shown_as_written_where_a_sentence_writes_it_so():
+    from qa.answerers import Draft
+    from qa.types import EvidenceSentence
+    from qa.verdict import decide, fits_question, stands_in
+
+    s1 = "A database holding data on up to one billion Chinese citizens was left unsecured."
+    s2 = "China is home to 1.4 billion people."
+    p = _passage("Huge data leak", f"{s1} {s2}")
+    ev = [EvidenceSentence(n=1, passage=1, text=s1, score=0.9), EvidenceSentence(n=2, passage=1, text=s2, score=0.5)]
+    v = decide(Draft(raw="", sentence=1, short="China"), "In which country was data on 1 billion people leaked?", ev, [p])
+    assert v.text == "China [1]." and v.citations[0].quote == s2
+    assert stands_in("Europe", "This week the European Union required a common charger.")
+    assert not stands_in("Ford", "Fordham University said it would review the figures.")
+    assert fits_question("The law could raise the minimum wage to which hourly amount?", "$22")
