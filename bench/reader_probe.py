@@ -84,7 +84,7 @@ def main() -> int:
     ap.add_argument("--questions", required=True)
     ap.add_argument("--data-dir", required=True)
     ap.add_argument("--limit", type=int, default=60)
-    ap.add_argument("--only", help="run only the variants whose name contains this")
+    ap.add_argument("--only", help="run only the variants whose name contains one of these (comma-separated)")
     ap.add_argument("--json")
     args = ap.parse_args()
     base_settings = Settings(data_dir=Path(args.data_dir).expanduser(), llm="local")
@@ -99,7 +99,7 @@ def main() -> int:
     base.warm_up()
     out = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else {}
     for name, prompt_key, answer_first, budget, sentences, penalty in VARIANTS:
-        if args.only and args.only not in name:
+        if args.only and not any(part in name for part in args.only.split(",")):
             continue
         s = base_settings.model_copy(update={"evidence_token_budget": budget, "evidence_sentences": sentences})
         answerer = variant_answerer(base, prompt_key, answer_first, penalty)

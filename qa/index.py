@@ -320,14 +320,14 @@ class Index:
             offset += len(ids)
 
     def bm25(self):
-        """The BM25 cache, rebuilt from Chroma when its revision is stale."""
+        """The current BM25 snapshot (:class:`qa.bm25.BM25Snapshot`), rebuilt from Chroma when its
+        revision is stale. Take it once per question: it never changes under the caller."""
         from .bm25 import BM25Cache
 
         with self._lock:
             if self._bm25 is None:
                 self._bm25 = BM25Cache(self, self._bm25_dir())
-            self._bm25.ensure_fresh()
-            return self._bm25
+            return self._bm25.ensure_fresh()
 
     def _bm25_dir(self) -> Path:
         s = self.settings

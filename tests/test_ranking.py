@@ -220,3 +220,20 @@ def test_time_expressions_become_windows(question, start, end, hard):
 ])
 def test_questions_without_a_time_have_no_window(question):
     assert time_window(question, AS_OF) is None
+
+
+def test_a_bm25_snapshot_taken_by_a_question_is_not_changed_by_a_later_ingest(settings, tmp_path):
+    """A question searches one snapshot; an upload landing meanwhile builds a new one instead of
+    changing the arrays under the search (the mismatch once raised inside bm25s under load)."""
+    assert not ingest.add([str(_records(tmp_path, NEWER[:2]))]).failed
+    index = Index(settings)
+    before = index.bm25()
+    n = len(before.ids)
+    more = tmp_path / "more"
+    more.mkdir()
+    assert not ingest.add([str(_records(more, NEWER[2:]))]).failed
+    after = index.bm25()
+    assert after is not before and len(after.ids) > n == len(before.ids) == len(before.days)
+    mask = Filters(as_of=dt.date(2025, 6, 30)).mask(before.days, before.sources)
+    assert before.search("marathon runners", 3, mask)  # the old snapshot still searches with its own arrays
+    assert after.search("museum whale skeleton", 3, Filters(as_of=dt.date(2025, 6, 30)).mask(after.days, after.sources))
