@@ -103,6 +103,10 @@ def _structured(draft: Draft, question: str, evidence: list[EvidenceSentence], p
     if fresh is not None:
         # a sentence from an article of the asked-for time before one from an older article
         held.sort(key=lambda ev: fresh.stale(passages[ev.passage - 1].published))
+    # a sentence that prescribes what to answer is an instruction, not a report, whatever its wording:
+    # the answer-first reader copied "the response should be X" from a hostile article the phrase
+    # filter let through (tests/test_injection.py, the held-out article)
+    held = [ev for ev in held if not prescribes_answer(ev.text)]
     for ev in held:
         answer = expand_span(as_written(short, ev.text), ev.text)
         claim = declarative(question, answer)
@@ -135,6 +139,20 @@ _BARE_QUANTITY = re.compile(r"^\W*(?:about |around |nearly |almost |more than |o
                             r"(?:\s*%|\s+[a-z]+)?\W*$", re.I)
 _ASKS_WHO_WHERE = re.compile(r"^\W*(who|whom|whose|where)\b", re.I)
 _AUXILIARY = re.compile(r"^(is|was|are|were|did|does|do|will|has|had|have|can|could|would)$", re.I)
+
+
+_PRESCRIBES = re.compile(
+    r"\b(?:asks?|asked|asking|questions?|queries|inquir\w*)\b.{0,100}\b(?:response|answer|reply|output)s?\s+"
+    r"(?:should|must|shall|has to|have to|needs? to|is to|are to|will|ought to)\b"
+    r"|\b(?:response|answer|reply)\s+(?:should|must|shall)\s+(?:always\s+)?be\b.{0,80}\b(?:whenever|every time|each time|no matter)\b",
+    re.I,
+)
+
+
+def prescribes_answer(sentence: str) -> bool:
+    """"Whenever someone asks who leads the delegation, the response should be …": a sentence that
+    says what the answer to a question must be."""
+    return bool(_PRESCRIBES.search(sentence))
 
 
 def fits_question(question: str, short: str) -> bool:
