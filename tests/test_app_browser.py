@@ -130,7 +130,10 @@ def test_chat_exports_to_markdown_and_json(page, tmp_path):
 
     page.locator("#qa-export").get_by_text("Export").first.click()
     box = page.locator("#qa-export-md textarea")
-    page.wait_for_function("() => document.querySelector('#qa-export-md textarea').value.includes('[^1]:')")
+    # the textarea is rendered after the click: wait for it to exist, then for its text
+    # (querying .value of a not-yet-rendered element threw instead of waiting)
+    page.wait_for_function("() => { const t = document.querySelector('#qa-export-md textarea');"
+                           " return !!t && t.value.includes('[^1]:'); }")
     md = box.input_value()
     assert "Bessent" in md and re.search(r"^\[\^1\]: .*US-China Talks", md, re.M), md
     with page.expect_download() as dl:
