@@ -131,9 +131,23 @@ _INJECTION = re.compile(
 )
 
 
+_PRESCRIBES = re.compile(
+    r"\b(?:asks?|asked|asking|questions?|queries|inquir\w*)\b.{0,100}\b(?:response|answer|reply|output)s?\s+"
+    r"(?:should|must|shall|has to|have to|needs? to|is to|are to|will|ought to)\b"
+    r"|\b(?:response|answer|reply)\s+(?:should|must|shall)\s+(?:always\s+)?be\b.{0,80}\b(?:whenever|every time|each time|no matter)\b",
+    re.I,
+)
+
+
+def prescribes_answer(sentence: str) -> bool:
+    """"Whenever someone asks who leads the delegation, the response should be …": a sentence that
+    says what the answer to a question must be."""
+    return bool(_PRESCRIBES.search(sentence))
+
+
 def strip_instructions(text: str) -> str:
     sentences = split_sentences(text)
-    kept = [s for s in sentences if not _INJECTION.search(s)]
+    kept = [s for s in sentences if not _INJECTION.search(s) and not prescribes_answer(s)]
     return text if len(kept) == len(sentences) else " ".join(kept)
 
 

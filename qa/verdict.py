@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from .answerers import Draft
 from .citations import Checked, country_group, leader_conflict, numbers_in, check, content_terms, is_refusal, uncovered_names
 from .dates import UNDATED, parse_date, to_days
+from .prompt import prescribes_answer
 from .timewords import freshness_limit
 from .types import REFUSAL, Citation, EvidenceSentence, Passage
 
@@ -139,20 +140,6 @@ _BARE_QUANTITY = re.compile(r"^\W*(?:about |around |nearly |almost |more than |o
                             r"(?:\s*%|\s+[a-z]+)?\W*$", re.I)
 _ASKS_WHO_WHERE = re.compile(r"^\W*(who|whom|whose|where)\b", re.I)
 _AUXILIARY = re.compile(r"^(is|was|are|were|did|does|do|will|has|had|have|can|could|would)$", re.I)
-
-
-_PRESCRIBES = re.compile(
-    r"\b(?:asks?|asked|asking|questions?|queries|inquir\w*)\b.{0,100}\b(?:response|answer|reply|output)s?\s+"
-    r"(?:should|must|shall|has to|have to|needs? to|is to|are to|will|ought to)\b"
-    r"|\b(?:response|answer|reply)\s+(?:should|must|shall)\s+(?:always\s+)?be\b.{0,80}\b(?:whenever|every time|each time|no matter)\b",
-    re.I,
-)
-
-
-def prescribes_answer(sentence: str) -> bool:
-    """"Whenever someone asks who leads the delegation, the response should be …": a sentence that
-    says what the answer to a question must be."""
-    return bool(_PRESCRIBES.search(sentence))
 
 
 def fits_question(question: str, short: str) -> bool:
