@@ -33,50 +33,48 @@ from qa.settings import Settings  # noqa: E402
 from qa.verdict import decide  # noqa: E402
 
 
-def _answer_first(n: int) -> dict:
+def _sentence_first(n: int) -> dict:
     return {
         "type": "object",
-        "properties": {"answer": {"type": "string", "maxLength": 120},
-                       "sentence": {"type": "integer", "enum": list(range(n + 1))}},
-        "required": ["answer", "sentence"],
+        "properties": {"sentence": {"type": "integer", "enum": list(range(n + 1))},
+                       "answer": {"type": "string", "maxLength": 120}},
+        "required": ["sentence", "answer"],
     }
 
 
-# the answer before the sentence number: more accurate on dev, not shipped (see qa.answerers._schema)
-ANSWER_FIRST_SYSTEM = READER_SYSTEM.replace('{{"sentence": N, "answer": "..."}}', '{{"answer": "...", "sentence": N}}') \
-    .replace('{{"sentence": 0, "answer": ""}}', '{{"answer": "", "sentence": 0}}') \
-    .replace('{{"sentence": 2, "answer": "Dana Ruiz"}}', '{{"answer": "Dana Ruiz", "sentence": 2}}')
+# the sentence number before the answer: the previous default (see qa.answerers._schema)
+SENTENCE_FIRST_SYSTEM = READER_SYSTEM.replace('{{"answer": "...", "sentence": N}}', '{{"sentence": N, "answer": "..."}}') \
+    .replace('{{"answer": "", "sentence": 0}}', '{{"sentence": 0, "answer": ""}}') \
+    .replace('{{"answer": "Dana Ruiz", "sentence": 2}}', '{{"sentence": 2, "answer": "Dana Ruiz"}}')
 
 PROMPTS = {
     "shipped": None,
     "question-first": ChatPromptTemplate.from_messages(
         [("system", READER_SYSTEM), ("human", "Question: {question}\n\n{evidence}\n\nQuestion: {question}")]),
-    "answer-first": ChatPromptTemplate.from_messages(
-        [("system", ANSWER_FIRST_SYSTEM), ("human", "{evidence}\n\nQuestion: {question}")]),
-    "answer-first, question-first": ChatPromptTemplate.from_messages(
-        [("system", ANSWER_FIRST_SYSTEM), ("human", "Question: {question}\n\n{evidence}\n\nQuestion: {question}")]),
+    "sentence-first": ChatPromptTemplate.from_messages(
+        [("system", SENTENCE_FIRST_SYSTEM), ("human", "{evidence}\n\nQuestion: {question}")]),
 }
 
 VARIANTS = [
-    # name, prompt key, answer first, evidence tokens, evidence sentences, repeat penalty
-    ("sentence number first (shipped), 200 tokens, 6 sentences", "shipped", False, 200, 6, 1.1),
+    # name, prompt key, sentence number first, evidence tokens, evidence sentences, repeat penalty
+    ("answer first (shipped), 200 tokens, 6 sentences", "shipped", False, 200, 6, 1.1),
+    ("sentence number first (previous)", "sentence-first", True, 200, 6, 1.1),
     ("no repeat penalty", "shipped", False, 200, 6, 1.0),
     ("question before and after the evidence", "question-first", False, 200, 6, 1.1),
-    ("answer before the sentence number", "answer-first", True, 200, 6, 1.1),
-    ("answer first, question before and after", "answer-first, question-first", True, 200, 6, 1.1),
-    ("answer first, 280 tokens, 8 sentences", "answer-first", True, 280, 8, 1.1),
+    ("280 tokens, 8 sentences", "shipped", False, 280, 8, 1.1),
+    ("150 tokens, 5 sentences", "shipped", False, 150, 5, 1.1),
 ]
 
 
-def variant_answerer(base: ChatAnswerer, prompt_key: str, answer_first: bool, repeat_penalty: float) -> ChatAnswerer:
+def variant_answerer(base: ChatAnswerer, prompt_key: str, sentence_first: bool, repeat_penalty: float) -> ChatAnswerer:
     class Variant(ChatAnswerer):
         def _bound(self, n: int):
             return super()._bound(n).bind(repeat_penalty=repeat_penalty)
 
     if PROMPTS[prompt_key] is not None:
         Variant.reader_prompt = PROMPTS[prompt_key]
-    if answer_first:
-        Variant.schema = staticmethod(_answer_first)
+    if sentence_first:
+        Variant.schema = staticmethod(_sentence_first)
     return Variant(base.chat, name=base.name, model=base.model, structured=base.structured, llm_condense=False)
 
 
@@ -99,11 +97,11 @@ def main() -> int:
     base = resolve(base_settings)
     base.warm_up()
     out = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else {}
-    for name, prompt_key, answer_first, budget, sentences, penalty in VARIANTS:
+    for name, prompt_key, sentence_first, budget, sentences, penalty in VARIANTS:
         if args.only and not any(part in name for part in args.only.split(",")):
             continue
         s = base_settings.model_copy(update={"evidence_token_budget": budget, "evidence_sentences": sentences})
-        answerer = variant_answerer(base, prompt_key, answer_first, penalty)
+        answerer = variant_answerer(base, prompt_key, sentence_first, penalty)
         rows = []
         for q, passages, embed, newest in got:
             ev = select(q.question, passages, embed, token_budget=budget, max_sentences=sentences)

@@ -35,8 +35,10 @@ def select(question: str, passages: list[Passage], embed, *, token_budget: int =
         if len(picked) >= max_sentences:
             break
         key = re.sub(r"\W+", " ", sentence.lower()).strip()
-        if key in seen or _addresses_the_model(sentence):
-            continue  # a repeat, or a sentence giving orders: no answer is in either
+        if any(key in k or k in key for k in seen) or _addresses_the_model(sentence):
+            # a repeat (also a fragment of one: overlapping chunks can start mid-sentence), or a
+            # sentence giving orders: neither adds an answer, and the budget goes to the next sentence
+            continue
         context = _context(sentence, by_passage[n])
         cost = (len(sentence) + len(context)) // CHARS_PER_TOKEN + 4
         if picked and used + cost > token_budget:
