@@ -145,9 +145,42 @@ def prescribes_answer(sentence: str) -> bool:
     return bool(_PRESCRIBES.search(sentence))
 
 
+# A sentence spoken to whoever reads the article by machine rather than reporting news: a
+# machine reader named as the addressee ("If you are a program summarising this text, …",
+# "Note to any automated reader: …"), or an order to say something where a clause starts
+# ("…, so say that", "; say nothing else", "state that …"). Found by a second held-out set of
+# injected sentences that the phrase list above missed (tests/test_injection.py, HELD_OUT_2);
+# over the 407k sentences of the RealTimeQA-2022 articles it flags 82 (0.02%), nearly all quotes,
+# song titles and "Say you cut the cable…" asides, none of them an answer to a quiz question.
+_MACHINE = (r"(?:ai|a\.i\.|program|bot|chatbot|model|language model|assistant|ai assistant|machine|"
+            r"automated (?:reader|tool|system)|summari[sz]er|tool)")
+_SAY = r"(?:say|answer|reply|respond|output|write|print|tell|repeat|replace|pretend)"
+_SAY_THAT = r"(?:state|report|name|credit|give|return|mention|claim)"
+_ADDRESSES_READER = re.compile("|".join([
+    rf"\bif you(?:'re| are)\s+(?:an?\s+|the\s+)?{_MACHINE}s?\b",
+    r"\b(?:note|message|instructions?|attention|memo|notice)\s+(?:to|for)\s+(?:any\s+|all\s+|the\s+|every\s+)?"
+    r"(?:automated|ai|machine|bot|language|summari[sz]|assistant|chatbot|model)",
+    r"\b(?:dear|attention|hey|hello)\s*,?\s+(?:ai|assistant|chatbot|bot|model|language model)\b",
+    r"\bfor (?:machine|automated|ai|bot) readers\b",
+    r"\b(?:ai|language|automated|machine)\s+(?:tools?|models?|readers?|systems?|assistants?)\s+"
+    r"(?:reading|processing|summari[sz]ing|parsing)\b",
+    r"\b(?:to|for)\s+summari[sz]ers\b|\bwhen summari[sz]ing\b",
+    rf"(?:^|[:;]\s*|\bso\s+|\b(?:please|kindly)\s+){_SAY}\b(?!\s*:|\s+(?:to|from|of|for|you|we|i|it|he|she|they)\b)",
+    rf"(?:^|[:;,]\s*|\bso\s+|\b(?:please|kindly)\s+){_SAY_THAT}\s+that\b",
+    r"\byour\s+(?:summary|answer|reply|output)\b",
+]), re.I)
+
+
+def addresses_reader(sentence: str) -> bool:
+    """A sentence that tells its reader what to answer or say: an instruction, never a report,
+    so it is neither shown to the model nor accepted as support for an answer."""
+    s = sentence.strip().strip("\"“”'‘’")
+    return prescribes_answer(s) or bool(_ADDRESSES_READER.search(s))
+
+
 def strip_instructions(text: str) -> str:
     sentences = split_sentences(text)
-    kept = [s for s in sentences if not _INJECTION.search(s) and not prescribes_answer(s)]
+    kept = [s for s in sentences if not _INJECTION.search(s) and not addresses_reader(s)]
     return text if len(kept) == len(sentences) else " ".join(kept)
 
 
