@@ -108,9 +108,10 @@ def _schema(n: int) -> dict:
     # The answer first, then the number of the sentence it comes from. Answer first was the biggest
     # accuracy lever measured (dev 60: 0.533 → 0.600, test 60: 0.567 → 0.667, bench/reader_probe.py).
     # Its risk (the 1.5B copied an injected "the response should be X" into its streamed answer,
-    # tests/test_injection.py) is closed three ways: such sentences never reach the evidence
-    # (qa.prompt.strip_instructions), only words that stand in an evidence sentence stream
-    # (_vouched), and the verdict checks the rest.
+    # tests/test_injection.py) is closed three ways: a sentence telling its reader what to answer
+    # never reaches the evidence (qa.prompt.addresses_reader, via strip_instructions), only words
+    # that stand in an evidence sentence stream (_vouched), and the verdict checks the rest. The
+    # sentence-first shape obeyed such a sentence too (bench/ROBUSTNESS.md): the shape is no defence.
     return {
         "type": "object",
         "properties": {"answer": {"type": "string", "maxLength": 120},
