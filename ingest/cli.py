@@ -32,8 +32,7 @@ def main(
         raise typer.Exit(2)
     code = 0
     try:
-        for key in delete or []:
-            n = indexer.delete(key)
+        for key, n in indexer.delete_many(delete or []).items():
             if n:
                 out.print(f"Deleted {escape(key)} ({n} chunks).", soft_wrap=True)
             else:

@@ -316,6 +316,20 @@ def test_delete_by_url_and_by_path_leaves_others(tmp_path, idx):
     assert idx.count() == len(pool)
 
 
+def test_delete_many_removes_each_from_both_retrievers(tmp_path, idx):
+    story = _write_story(tmp_path / "pipes.txt", "Water board approves pipe renewal", PARAS)
+    feed = _jsonl(tmp_path / "batch.jsonl", RECS)
+    ingest.add([str(story), str(feed)], index=idx)
+    pool = by_article(idx, RECS[1]["url"])
+    pipes = by_article(idx, str(story.resolve()))
+    gone = ingest.delete_many([RECS[0]["url"], str(story), "https://news.example.net/never-indexed"], index=idx)
+    assert gone[str(story)] == len(pipes) and gone[RECS[0]["url"]] >= 1
+    assert gone["https://news.example.net/never-indexed"] == 0
+    assert idx.count() == len(pool)
+    # the keyword index was rebuilt: it holds only what is left
+    assert set(idx.bm25().article_ids) == {RECS[1]["url"]}
+
+
 def test_delete_by_relative_path(tmp_path, idx, monkeypatch):
     story = _write_story(tmp_path / "pipes.txt", "Water board approves pipe renewal", PARAS[:2])
     ingest.add(str(story), index=idx)

@@ -130,11 +130,9 @@ class OurSystem:
         }
 
     def remove(self, urls: list[str]) -> int:
-        from ingest.indexer import delete
+        from ingest.indexer import delete_many
 
-        n = sum(delete(u, index=self.index) for u in urls)
-        self.index.bm25()
-        return n
+        return sum(delete_many(urls, index=self.index).values())
 
     def close(self) -> None:
         self.index.close()
