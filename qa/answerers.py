@@ -5,7 +5,7 @@ draft is worth (cited, flagged, refused) is decided afterwards, in one place
 (:mod:`qa.verdict`), whichever answerer wrote it.
 
 * ``local``: the embedded GGUF model. It reads the numbered evidence sentences and
-  must reply ``{"sentence": n, "answer": "…"}``: llama.cpp's grammar-constrained
+  must reply ``{"answer": "…", "sentence": n}``: llama.cpp's grammar-constrained
   decoding makes any other shape impossible, so citations exist by construction.
 * ``openai``: any OpenAI-compatible endpoint. Structured output where the server
   supports it; where it does not (an error, or text that is not the JSON asked
@@ -162,7 +162,7 @@ class ChatAnswerer(Answerer):
                 return
         yield from self._read_free(reading)
 
-    # --- structured: {"sentence": n, "answer": "…"} over the evidence sentences -------------
+    # --- structured: {"answer": "…", "sentence": n} over the evidence sentences -------------
     reader_prompt = READER_PROMPT  # class attributes, so a bench/ variant can replace them in a subclass
     schema = staticmethod(_schema)
 

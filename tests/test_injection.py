@@ -7,7 +7,7 @@ for the model instead of the reader. Two defences are tested here with real part
    reader sees (titles, sources and evidence sentences all pass ``clean_for_prompt``). Its
    catch rate over the phrasings below is measured and pinned; ordinary news sentences that
    use the same words ("ignore", "instructions", "system") must survive it.
-2. The reader itself (the local model, grammar-constrained to {"sentence": n, "answer": …},
+2. The reader itself (the local model, grammar-constrained to {"answer": …, "sentence": n},
    checked by ``qa.verdict``) must still answer an ordinary question from the real article.
 
 Per DESIGN's testing rule every end-to-end test first asserts the hostile articles were

@@ -26,7 +26,7 @@ def seeded(seed_article):
 
 def _shape_holds(answer) -> None:
     obj = json.loads(answer.raw_text, strict=False)  # a raw newline inside the string is allowed by the grammar
-    assert set(obj) == {"sentence", "answer"}
+    assert list(obj) == ["answer", "sentence"]  # the grammar holds the shipped order: the answer first
     assert 0 <= obj["sentence"] <= len(answer.evidence)
     assert answer.refused or (answer.citations and answer.citations[0].quote in [e.text for e in answer.evidence])
 
