@@ -294,12 +294,18 @@ def test_same_article_twice_in_one_run_later_wins(tmp_path, idx):
     assert len(stored) == 1 and "failed its safety test" in stored[0].text
 
 
-def test_delete_by_url_and_by_path_leaves_others(tmp_path, idx):
+def _story_and_feed(tmp_path, idx):
+    """A story file and the feed, indexed; the chunk ids of the feed's second article and of the story."""
     story = _write_story(tmp_path / "pipes.txt", "Water board approves pipe renewal", PARAS)
     feed = _jsonl(tmp_path / "batch.jsonl", RECS)
     ingest.add([str(story), str(feed)], index=idx)
     pool = by_article(idx, RECS[1]["url"])
     pipes = by_article(idx, str(story.resolve()))
+    return story, pool, pipes
+
+
+def test_delete_by_url_and_by_path_leaves_others(tmp_path, idx):
+    story, pool, pipes = _story_and_feed(tmp_path, idx)
     total = idx.count()
 
     n = ingest.delete(RECS[0]["url"], index=idx)
@@ -317,11 +323,7 @@ def test_delete_by_url_and_by_path_leaves_others(tmp_path, idx):
 
 
 def test_delete_many_removes_each_from_both_retrievers(tmp_path, idx):
-    story = _write_story(tmp_path / "pipes.txt", "Water board approves pipe renewal", PARAS)
-    feed = _jsonl(tmp_path / "batch.jsonl", RECS)
-    ingest.add([str(story), str(feed)], index=idx)
-    pool = by_article(idx, RECS[1]["url"])
-    pipes = by_article(idx, str(story.resolve()))
+    story, pool, pipes = _story_and_feed(tmp_path, idx)
     gone = ingest.delete_many([RECS[0]["url"], str(story), "https://news.example.net/never-indexed"], index=idx)
     assert gone[str(story)] == len(pipes) and gone[RECS[0]["url"]] >= 1
     assert gone["https://news.example.net/never-indexed"] == 0
