@@ -34,9 +34,12 @@ def candidates(index: Index, q, pool: int, as_of) -> dict:
     """The question's candidates exactly as ``qa.retrieve`` gathers them (as JSON, for ``--cache``)."""
     c = gather(q.question, index, filters=Filters(as_of=as_of),
                fusion=Fusion.from_settings(index.settings, candidates=pool))
+    # retrieval reads only light metadata for candidates (text for the few fusion reaches); the
+    # probe re-ranks offline, so it reads every candidate's text and url once, here
+    full = c.fetch(list(c.meta)) if c.fetch is not None else c.meta
     meta = {cid: {"url": m.get("url", ""), "article_id": m.get("article_id", cid), "title": m.get("title", ""),
-                  "published_days": int(m.get("published_days", UNDATED)), "_text": m["_text"]}
-            for cid, m in c.meta.items()}
+                  "published_days": int(m.get("published_days", UNDATED)), "_text": m.get("_text", "")}
+            for cid, m in full.items()}
     window = None if c.window is None else [c.window.start.isoformat(), c.window.end.isoformat(), c.window.phrase]
     return {"question": q.question, "ref": c.ref_days, "gold": q.gold_urls, "dense": c.dense, "bm25": c.bm25,
             "meta": meta, "window": window}
