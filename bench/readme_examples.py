@@ -8,19 +8,17 @@ The headline CLI example is `python -m qa "Who leads the Chinese delegation?"` o
 """
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import httpx  # noqa: E402
 
 import ingest  # noqa: E402
 import qa  # noqa: E402
 from qa import Evidence, Token  # noqa: E402
 from qa.answerers import ExtractiveAnswerer  # noqa: E402
+from tests.llm_server import start_llama_server, stop  # noqa: E402  (the tests' real server, on the README's port)
 
 PORT = 18931
 
@@ -51,24 +49,16 @@ def main() -> int:
     from qa.settings import get_settings
 
     path = model_file("qwen2.5-0.5b", get_settings().model_cache_dir)
-    server = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--host", "127.0.0.1",
-                               "--port", str(PORT), "--model_alias", "qwen2.5-0.5b"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = Path(tempfile.mkdtemp()) / "llama-server.log"
+    server, port = start_llama_server(str(path), log, alias="qwen2.5-0.5b", port=PORT)
     try:
-        for _ in range(120):
-            try:
-                if httpx.get(f"http://127.0.0.1:{PORT}/v1/models", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        llm = ChatOpenAI(model="qwen2.5-0.5b", base_url=f"http://127.0.0.1:{PORT}/v1", api_key="none", temperature=0)
+        llm = ChatOpenAI(model="qwen2.5-0.5b", base_url=f"http://127.0.0.1:{port}/v1", api_key="none", temperature=0)
         answer = qa.ask("Who leads the Chinese delegation?", llm=llm)
         print(answer.answerer, "|", answer.model)
         print(answer.raw_text)
         print(answer.text)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop(server)
     return 0
 
 

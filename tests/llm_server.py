@@ -12,12 +12,13 @@ import pytest
 from tests.chroma_server import free_port
 
 
-def start_llama_server(model_path: str, log_path, n_ctx: int = 4096) -> tuple[subprocess.Popen, int]:
-    port = free_port()
+def start_llama_server(model_path: str, log_path, n_ctx: int = 4096, alias: str = "local-test-model",
+                       port: int | None = None) -> tuple[subprocess.Popen, int]:
+    port = port or free_port()
     log = open(log_path, "ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", model_path, "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", str(n_ctx), "--model_alias", "local-test-model"],
+         "--port", str(port), "--n_ctx", str(n_ctx), "--model_alias", alias],
         stdout=log, stderr=subprocess.STDOUT,
     )
     deadline = time.time() + 120
