@@ -29,7 +29,7 @@ from langchain_core.output_parsers import StrOutputParser
 
 from . import extractive, local_model
 from .errors import LLMUnavailable
-from .evidence import format_evidence
+from .evidence import format_evidence, word_key
 from .prompt import ANSWER_PROMPT, CONDENSE_PROMPT, READER_PROMPT, format_context, format_history
 from .settings import Settings
 from .types import REFUSAL, EvidenceSentence, Passage
@@ -179,7 +179,7 @@ class ChatAnswerer(Answerer):
         chain = self.reader_prompt | self._bound(len(reading.evidence)) | StrOutputParser()
         inputs = {"evidence": format_evidence(reading.evidence, reading.passages), "question": reading.question}
         raw, shown, held = "", "", False
-        sources = [_normal(s.text) for s in reading.evidence]
+        sources = [word_key(s.text) for s in reading.evidence]
         try:
             for piece in chain.stream(inputs):
                 raw += piece
@@ -228,10 +228,6 @@ class ChatAnswerer(Answerer):
         yield Draft(raw=raw, text=raw)
 
 
-def _normal(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.lower()))
-
-
 def _vouched(partial: str, closed: bool, sources: list[str]) -> str:
     """The longest run of whole words from the start of the streamed answer that stands word for
     word in one evidence sentence: what may reach the screen before the verdict. A word still being
@@ -239,7 +235,7 @@ def _vouched(partial: str, closed: bool, sources: list[str]) -> str:
     cut = len(partial) if closed else max(partial.rfind(" "), 0)
     text = partial[:cut].rstrip()
     while text:
-        words = _normal(text)
+        words = word_key(text)
         if not words or any(re.search(rf"(?<!\w){re.escape(words)}(?!\w)", s) for s in sources):
             return text if words else ""
         text = text[: max(text.rfind(" "), 0)].rstrip()

@@ -34,7 +34,7 @@ def select(question: str, passages: list[Passage], embed, *, token_budget: int =
     for score, n, sentence in scored:
         if len(picked) >= max_sentences:
             break
-        key = re.sub(r"\W+", " ", sentence.lower()).strip()
+        key = word_key(sentence)
         if any(key in k or k in key for k in seen) or _addresses_the_model(sentence):
             # a repeat (also a fragment of one: overlapping chunks can start mid-sentence), or a
             # sentence giving orders: neither adds an answer, and the budget goes to the next sentence
@@ -53,6 +53,12 @@ def select(question: str, passages: list[Passage], embed, *, token_budget: int =
     pos = {n: {s: i for i, s in enumerate(sents)} for n, sents in by_passage.items()}
     picked.sort(key=lambda t: (first[t[0]], pos[t[0]].get(t[1], 0)))
     return [EvidenceSentence(n=i, passage=n, text=s, context=c, score=sc) for i, (n, s, c, sc) in enumerate(picked, 1)]
+
+
+def word_key(text: str) -> str:
+    """A sentence's words, lower-cased and single-spaced: what "the same words" means for
+    de-duplicating evidence and for checking a streamed answer against it."""
+    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def _addresses_the_model(sentence: str) -> bool:
