@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .names import named_in, names
 from .types import REFUSAL, Citation, Passage
 
 MARKER = re.compile(r"\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
@@ -154,7 +155,7 @@ _TOKEN = re.compile(r"[^\W_][\w’'.-]*|[,;()]")
 
 def country_group(token: str) -> frozenset | None:
     t = re.sub(r"['’]s$", "", token).lower().rstrip(".")
-    return next((frozenset(g) for g in _ALIASES if t in g), None)
+    return next((g for g in _ALIASES if t in g), None)
 
 
 def leader_conflict(claim: str, passage_text: str) -> str | None:
@@ -313,22 +314,40 @@ def _strip_markers(text: str) -> str:
     return re.sub(r"[ \t]{2,}", " ", text).strip()
 
 
-# Country names and their adjectives, so "the American delegation" is covered by a passage
-# that says "US" (news writes both). Small on purpose: the common cases in English news.
-_ALIASES = [
-    {"american", "america", "us", "usa", "united states", "u.s", "washington"},
-    {"chinese", "china", "beijing"}, {"british", "britain", "uk", "united kingdom", "london"},
-    {"russian", "russia", "moscow", "kremlin"}, {"ukrainian", "ukraine", "kyiv"},
-    {"french", "france", "paris"}, {"german", "germany", "berlin"}, {"japanese", "japan", "tokyo"},
-    {"indian", "india", "delhi"}, {"israeli", "israel"}, {"iranian", "iran", "tehran"},
-    {"european", "europe", "eu"}, {"canadian", "canada"}, {"mexican", "mexico"},
-    {"spanish", "spain", "madrid"}, {"italian", "italy", "rome"}, {"korean", "korea", "seoul"},
+# Countries as news names them: the adjective, the names, the capital (or seat of government).
+# All of them cover each other ("the American delegation" is covered by a passage that says
+# "US"); only the names stand in for each other when an answer is shown ("UK" is shown as the
+# sentence's "United Kingdom", but "France" never as the sentence's "French-Swiss" or "Paris").
+# Small on purpose: the common cases in English news.
+_COUNTRIES = [
+    ("american", ("america", "us", "usa", "united states", "u.s"), ("washington",)),
+    ("chinese", ("china",), ("beijing",)), ("british", ("britain", "uk", "united kingdom"), ("london",)),
+    ("russian", ("russia",), ("moscow", "kremlin")), ("ukrainian", ("ukraine",), ("kyiv",)),
+    ("french", ("france",), ("paris",)), ("german", ("germany",), ("berlin",)), ("japanese", ("japan",), ("tokyo",)),
+    ("indian", ("india",), ("delhi",)), ("israeli", ("israel",), ()), ("iranian", ("iran",), ("tehran",)),
+    ("european", ("europe", "eu"), ()), ("canadian", ("canada",), ()), ("mexican", ("mexico",), ()),
+    ("spanish", ("spain",), ("madrid",)), ("italian", ("italy",), ("rome",)), ("korean", ("korea",), ("seoul",)),
 ]
+_ALIASES = [frozenset({adjective, *names, *places}) for adjective, names, places in _COUNTRIES]
+
+
+def is_country_word(token: str) -> bool:
+    """A country's name or adjective ("US", "Chinese"); not its capital."""
+    t = re.sub(r"['’]s$", "", token).lower().rstrip(".")
+    return any(t == adjective or t in names for adjective, names, _places in _COUNTRIES)
+
+
+def country_names(token: str) -> tuple[str, ...]:
+    """The names of the country ``token`` names ("uk" → britain, uk, united kingdom, …); empty for an
+    adjective, a capital or anything else."""
+    t = re.sub(r"['’]s$", "", token).lower().rstrip(".")
+    return next((names for _adj, names, _places in _COUNTRIES if t in names), ())
 
 
 def uncovered_names(question: str, texts: list[str]) -> set[str]:
     """Names and numbers in the question that none of the texts mentions (aliases and word forms count:
-    "Russians" is covered by "Russian")."""
+    "Russians" is covered by "Russian"); a name of several words counts as mentioned only where
+    its words stand together (:mod:`qa.names`)."""
     haystack = " ".join(texts).lower()
     words = {w.lower() for w in _WORD.findall(haystack)} | set(re.findall(r"[a-z0-9]+", haystack))
     stems = {_stem(w) for w in words}
@@ -345,6 +364,8 @@ def uncovered_names(question: str, texts: list[str]) -> set[str]:
         parts = [p for p in re.split(r"[-–/]", key) if p] if not key.isdigit() else [key]
         if not any(covered(p) for p in parts) and not (key in acronyms and _spelled_out(key, haystack)):
             missing.add(key)
+    if not missing:
+        missing = {name.lower() for name in names(question) if not named_in(name, texts)}
     return missing
 
 

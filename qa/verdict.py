@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from .answerers import Draft
-from .citations import Checked, country_group, leader_conflict, numbers_in, check, content_terms, is_refusal, uncovered_names
+from .citations import Checked, country_group, country_names, leader_conflict, numbers_in, check, content_terms, is_refusal, uncovered_names
 from .dates import UNDATED, parse_date, to_days
 from .prompt import addresses_reader
 from .timewords import freshness_limit
@@ -138,19 +138,22 @@ _NUMBER_WORDS = re.compile(r"\b(one|two|three|four|five|six|seven|eight|nine|ten
 # "$216,000", "10,000", "34 states", "12.5%": a number, at most a unit word after it
 _BARE_QUANTITY = re.compile(r"^\W*(?:about |around |nearly |almost |more than |over |some )?[$€£¥]?\d[\d,.]*"
                             r"(?:\s*%|\s+[a-z]+)?\W*$", re.I)
+_PLACES_INSIDE_A_COUNTRY = {"state", "city", "town", "county", "province", "region", "neighborhood", "district"}
 _ASKS_WHO_WHERE = re.compile(r"^\W*(who|whom|whose|where)\b", re.I)
 _AUXILIARY = re.compile(r"^(is|was|are|were|did|does|do|will|has|had|have|can|could|would)$", re.I)
 
 
 def fits_question(question: str, short: str) -> bool:
     """The answer is the kind of thing asked for, as far as its form tells: a quantity for "how
-    many", not a bare quantity for "which household product"."""
+    many", not a bare quantity for "which household product", not a country for "which state"."""
     if _ASKS_QUANTITY.search(question):
         return bool(re.search(r"\d", short) or _NUMBER_WORDS.search(short))
     m = _ASKS_THING.search(question)
     # the noun asked for is among the next three words ("to which hourly amount"): a quantity noun allows a figure
     asks_thing = bool(m) and not _AUXILIARY.match(m.group(2)) and \
         not {w.lower() for w in [m.group(2), *m.group(3).split()]} & _QUANTITY_NOUNS
+    if asks_thing and m.group(2).lower() in _PLACES_INSIDE_A_COUNTRY and country_names(short):
+        return False  # "US" for "which state"
     if asks_thing or _ASKS_WHO_WHERE.search(question):
         return not _BARE_QUANTITY.match(short)
     return True
@@ -195,13 +198,13 @@ def stands_in(short: str, sentence: str) -> bool:
 
 
 def as_written(short: str, sentence: str) -> str:
-    """A country the model names by another name ("UK") as the sentence writes it ("United Kingdom")."""
+    """A country the model names by another name ("UK") as the sentence writes it ("United Kingdom").
+
+    Only another of its names: "France" for a sentence on the "French-Swiss" director stays "France"
+    (the adjective, or the capital, would answer "which country" with something else)."""
     if find_span(short, sentence) is not None:
         return short
-    group = country_group(short.lower())
-    if not group:
-        return short
-    for alias in sorted(group, key=len, reverse=True):
+    for alias in sorted(country_names(short), key=len, reverse=True):
         m = re.search(rf"\b{re.escape(alias)}\b", sentence, re.I)
         if m:
             return m.group(0)

@@ -306,3 +306,34 @@ def test_a_sentence_that_prescribes_the_answer_never_reaches_the_evidence(tmp_pa
     p = _passage("Madrid talks", f"{news} {bad}")
     picked = select("Who leads the delegation?", [p], get_index().embeddings.embed)
     assert [s.text for s in picked] == [news]
+
+
+def test_a_name_of_several_words_is_covered_only_where_its_words_stand_together():
+    from qa.citations import uncovered_names
+
+    q = "Which country won badminton's Thomas Cup in 2022?"
+    # each word stands somewhere: the roster of an ice-hockey story, a global-health expert
+    apart = ["Thomas Bollyky, a global health expert, said the figures were low.",
+             "Canada's roster for the Stanley Cup run included three badminton fans from 2022."]
+    assert uncovered_names(q, apart) == {"thomas cup"}
+    assert uncovered_names(q, apart + ["India beat Indonesia to win the Thomas Cup for the first time in 2022."]) == set()
+    arc = "Which horse won the 2022 Prix de l'Arc de Triomphe?"
+    assert uncovered_names(arc, ["The Grand Prix ran in 2022 near the Arc de Triomphe, where a horse drew crowds."])
+    assert not uncovered_names(arc, ["Alpinista won the 2022 Prix de l’Arc de Triomphe at Longchamp."])
+    # word forms, a leading acronym or country, lists and possessives do not make a name stricter than it is
+    assert not uncovered_names("Which team won the 2022 NHL Stanley Cup Finals?",
+                               ["The Avalanche won the Stanley Cup Final in 2022, the NHL said."])
+    assert not uncovered_names("Which president did Ash Carter serve?", ["Ashton Carter, Ash to his staff, served under Obama."])
+    assert not uncovered_names("Which US Senate seat could flip?", ["A Senate seat in the U.S. state of Georgia could flip."])
+    assert not uncovered_names("Why were some Kia and Hyundai SUVs recalled?", ["Hyundai and Kia recalled SUVs over fires."])
+
+
+def test_a_country_answer_is_shown_by_its_name_and_never_answers_which_state():
+    from qa.verdict import as_written, fits_question
+
+    s = "The French-Swiss director revolutionized cinema in Paris in the 1960s."
+    assert as_written("France", s) == "France"  # not "French-Swiss", not "Paris"
+    assert as_written("UK", "Talks in the United Kingdom ended on Friday.") == "United Kingdom"
+    assert not fits_question("Which state has the most confirmed cases of monkeypox?", "US")
+    assert fits_question("Which state has the most confirmed cases of monkeypox?", "California")
+    assert fits_question("Which country elected a leftist leader?", "Colombia")
