@@ -25,7 +25,7 @@ from qa.answer import _memoised, filters_for  # noqa: E402
 from qa.answerers import ChatAnswerer, Draft, Reading, resolve  # noqa: E402
 from qa.eval import metrics as M  # noqa: E402
 from qa.eval.data import load_questions  # noqa: E402
-from qa.evidence import select  # noqa: E402
+from qa.evidence import format_evidence, select  # noqa: E402
 from qa.index import Index  # noqa: E402
 from qa.prompt import READER_SYSTEM  # noqa: E402
 from qa.retrieve import Fusion, newest_visible, retrieve  # noqa: E402
@@ -56,18 +56,26 @@ PROMPTS = {
 }
 
 VARIANTS = [
-    # name, prompt key, sentence number first, evidence tokens, evidence sentences, repeat penalty
-    ("answer first (shipped), 200 tokens, 6 sentences", "shipped", False, 200, 6, 1.1),
-    ("sentence number first (previous)", "sentence-first", True, 200, 6, 1.1),
-    ("no repeat penalty", "shipped", False, 200, 6, 1.0),
-    ("question before and after the evidence", "question-first", False, 200, 6, 1.1),
-    ("280 tokens, 8 sentences", "shipped", False, 280, 8, 1.1),
-    ("150 tokens, 5 sentences", "shipped", False, 150, 5, 1.1),
+    # name, prompt key, sentence number first, evidence tokens, evidence sentences, repeat penalty,
+    # article headings (title words, 0 for none; the outlet named or not)
+    ("answer first (shipped), 200 tokens, 6 sentences, article headings", "shipped", False, 200, 6, 1.1, (12, True)),
+    ("sentence number first (previous)", "sentence-first", True, 200, 6, 1.1, (12, True)),
+    ("no repeat penalty", "shipped", False, 200, 6, 1.0, (12, True)),
+    ("question before and after the evidence", "question-first", False, 200, 6, 1.1, (12, True)),
+    ("280 tokens, 8 sentences", "shipped", False, 280, 8, 1.1, (12, True)),
+    ("150 tokens, 5 sentences", "shipped", False, 150, 5, 1.1, (12, True)),
+    ("short headings (6 title words and the date)", "shipped", False, 200, 6, 1.1, (6, False)),
+    ("no headings", "shipped", False, 200, 6, 1.1, (0, False)),
+    ("no headings, 240 tokens, 7 sentences", "shipped", False, 240, 7, 1.1, (0, False)),
 ]
 
 
-def variant_answerer(base: ChatAnswerer, prompt_key: str, sentence_first: bool, repeat_penalty: float) -> ChatAnswerer:
+def variant_answerer(base: ChatAnswerer, prompt_key: str, sentence_first: bool, repeat_penalty: float,
+                     headings: tuple[int, bool] = (12, True)) -> ChatAnswerer:
     class Variant(ChatAnswerer):
+        def evidence_text(self, reading):
+            return format_evidence(reading.evidence, reading.passages, title_words=headings[0], outlet=headings[1])
+
         def _bound(self, n: int):
             return super()._bound(n).bind(repeat_penalty=repeat_penalty)
 
@@ -97,11 +105,11 @@ def main() -> int:
     base = resolve(base_settings)
     base.warm_up()
     out = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else {}
-    for name, prompt_key, sentence_first, budget, sentences, penalty in VARIANTS:
+    for name, prompt_key, sentence_first, budget, sentences, penalty, headings in VARIANTS:
         if args.only and not any(part in name for part in args.only.split(",")):
             continue
         s = base_settings.model_copy(update={"evidence_token_budget": budget, "evidence_sentences": sentences})
-        answerer = variant_answerer(base, prompt_key, sentence_first, penalty)
+        answerer = variant_answerer(base, prompt_key, sentence_first, penalty, headings)
         rows = []
         for q, passages, embed, newest in got:
             ev = select(q.question, passages, embed, token_budget=budget, max_sentences=sentences)
@@ -122,6 +130,7 @@ def main() -> int:
                 "correct_fair": M.is_correct(v.text, v.refused, n, q.answers, q.choices, q.question, fair=True),
                 "evidence_has_answer": any(M.text_contains(M.padded_norm(e.text), g) for e in ev for g in q.answers),
                 "first_s": first or total, "total_s": total,
+                "evidence_tokens": len(answerer.format_evidence(ev, passages)) // 4,
             })
         summary = {
             "n": len(rows),
@@ -129,6 +138,7 @@ def main() -> int:
             "accuracy_fair": round(statistics.mean(r["correct_fair"] for r in rows), 3),
             "refused": round(statistics.mean(r["refused"] for r in rows), 3),
             "evidence_has_answer": round(statistics.mean(r["evidence_has_answer"] for r in rows), 3),
+            "evidence_tokens_p50": statistics.median(r["evidence_tokens"] for r in rows),
             "first_p50_s": round(statistics.median(r["first_s"] for r in rows), 2),
             "total_p50_s": round(statistics.median(r["total_s"] for r in rows), 2),
             "rows": rows,

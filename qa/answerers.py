@@ -166,6 +166,9 @@ class ChatAnswerer(Answerer):
     reader_prompt = READER_PROMPT  # class attributes, so a bench/ variant can replace them in a subclass
     schema = staticmethod(_schema)
 
+    def evidence_text(self, reading: Reading) -> str:
+        return format_evidence(reading.evidence, reading.passages, title_words=12 if reading.settings.evidence_headings else 0)
+
     def _bound(self, n: int):
         schema = self.schema(n)
         if self.structured == "grammar":
@@ -177,7 +180,7 @@ class ChatAnswerer(Answerer):
 
     def _read_structured(self, reading: Reading):
         chain = self.reader_prompt | self._bound(len(reading.evidence)) | StrOutputParser()
-        inputs = {"evidence": format_evidence(reading.evidence, reading.passages), "question": reading.question}
+        inputs = {"evidence": self.evidence_text(reading), "question": reading.question}
         raw, shown, held = "", "", False
         sources = [word_key(s.text) for s in reading.evidence]
         try:

@@ -77,10 +77,14 @@ def _context(sentence: str, sentences: list[str]) -> str:
     return sentences[i - 1] if i > 0 else ""
 
 
-def format_evidence(evidence: list[EvidenceSentence], passages: list[Passage], *, title_words: int = 12) -> str:
-    """The reader's view: a line per article (title, outlet, date), then its numbered sentences.
+def format_evidence(evidence: list[EvidenceSentence], passages: list[Passage], *, title_words: int = 12,
+                    outlet: bool = True) -> str:
+    """The reader's view: the numbered sentences, each article's under a line naming it (title,
+    outlet, date) unless ``title_words`` is 0.
 
-    Article headings go once per article, in the order their first sentence ranks.
+    Article headings go once per article, in the order their first sentence ranks
+    (``QA_EVIDENCE_HEADINGS``: a title often says what its sentences leave to context, such as
+    where the talks are held).
     """
     from .prompt import clean_for_prompt
 
@@ -92,9 +96,9 @@ def format_evidence(evidence: list[EvidenceSentence], passages: list[Passage], *
     for p_n, sentences in groups.items():
         p = passages[p_n - 1]
         title = " ".join(clean_for_prompt(p.title).split()[:title_words])
-        meta = ", ".join(x for x in (clean_for_prompt(p.source), p.published) if x)
+        meta = ", ".join(x for x in (clean_for_prompt(p.source) if outlet else "", p.published) if x)
         head = f"Article: {title}" + (f" ({meta})" if meta else "")
-        if head not in seen_titles:
+        if title_words and head not in seen_titles:
             lines.append(head)
             seen_titles.add(head)
         for s in sentences:

@@ -337,3 +337,16 @@ def test_a_country_answer_is_shown_by_its_name_and_never_answers_which_state():
     assert not fits_question("Which state has the most confirmed cases of monkeypox?", "US")
     assert fits_question("Which state has the most confirmed cases of monkeypox?", "California")
     assert fits_question("Which country elected a leftist leader?", "Colombia")
+
+
+def test_the_reader_sees_article_headings_unless_turned_off(settings):
+    from qa.answerers import Reading
+    from qa.types import EvidenceSentence
+
+    p = _passage("Harbour line launches electric ferry", "The Aurora carries 200 passengers.")
+    ev = [EvidenceSentence(n=1, passage=1, text=p.text, score=0.9)]
+    reader = scripted('{"answer": "", "sentence": 0}')
+    headed = reader.evidence_text(Reading("How many?", "How many?", ev, [p], settings))
+    plain = reader.evidence_text(Reading("How many?", "How many?", ev, [p], settings.model_copy(update={"evidence_headings": False})))
+    assert plain == "[1] The Aurora carries 200 passengers."
+    assert headed.splitlines() == ["Article: Harbour line launches electric ferry (2025-06-20)", plain]
