@@ -99,6 +99,20 @@ def _fingerprint(cfg: dict) -> str:
     return hashlib.sha256(json.dumps(keys, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def _code_hash() -> str:
+    """The answering code (qa/ and ingest/, not the harness): a run resumes only answers that the
+    same code gave. Without it a rerun after a change to the verdict silently kept the old answers."""
+    root = Path(__file__).resolve().parents[2]
+    h = hashlib.sha256()
+    for path in sorted([*(root / "qa").rglob("*.py"), *(root / "ingest").rglob("*.py")]):
+        rel = path.relative_to(root)
+        if rel.parts[:2] == ("qa", "eval"):
+            continue
+        h.update(str(rel).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def _results_path(args) -> Path | None:
     if args.results:
         return Path(args.results)
@@ -185,6 +199,7 @@ def run(args) -> int:
         "local_prompt_lookup": settings.local_prompt_lookup,
         "articles_file": Path(args.articles).name, "articles_indexed": len(selected),
         "questions_file": Path(args.questions).name, "data_dir": str(data_dir),
+        "code": _code_hash(),
     })
     fp = _fingerprint(cfg)
     res_path = _results_path(args)
