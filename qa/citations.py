@@ -153,8 +153,12 @@ _DESCRIPTOR_STOP = {",", ";", "(", ")", "and", "with", "while", "met", "meets", 
 _TOKEN = re.compile(r"[^\W_][\w’'.-]*|[,;()]")
 
 
+def _country_key(token: str) -> str:
+    return re.sub(r"['’]s$", "", token).lower().rstrip(".")  # "Britain's", "U.S." → "britain", "u.s"
+
+
 def country_group(token: str) -> frozenset | None:
-    t = re.sub(r"['’]s$", "", token).lower().rstrip(".")
+    t = _country_key(token)
     return next((g for g in _ALIASES if t in g), None)
 
 
@@ -333,14 +337,14 @@ _ALIASES = [frozenset({adjective, *names, *places}) for adjective, names, places
 
 def is_country_word(token: str) -> bool:
     """A country's name or adjective ("US", "Chinese"); not its capital."""
-    t = re.sub(r"['’]s$", "", token).lower().rstrip(".")
+    t = _country_key(token)
     return any(t == adjective or t in names for adjective, names, _places in _COUNTRIES)
 
 
 def country_names(token: str) -> tuple[str, ...]:
     """The names of the country ``token`` names ("uk" → britain, uk, united kingdom, …); empty for an
     adjective, a capital or anything else."""
-    t = re.sub(r"['’]s$", "", token).lower().rstrip(".")
+    t = _country_key(token)
     return next((names for _adj, names, _places in _COUNTRIES if t in names), ())
 
 
