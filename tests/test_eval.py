@@ -320,3 +320,19 @@ def test_fair_mapping_reads_rounded_figures_and_initials_and_stays_beside_the_st
     places = ["Moon", "Mars", "International Space Station", "Tiangong Space Station"]
     assert M.choice_correct_fair("ISS [1].", places, "International Space Station")
     assert not M.choice_correct_fair("TSS [1].", places, "International Space Station")
+
+
+def test_a_run_resumes_only_answers_given_by_the_same_answering_code(tmp_path):
+    from qa.eval.runner import _code_hash
+
+    for rel, text in [("qa/verdict.py", "RULE = 1\n"), ("qa/eval/metrics.py", "X = 1\n"), ("ingest/clean.py", "Y = 1\n")]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    before = _code_hash(tmp_path)
+    (tmp_path / "qa/eval/metrics.py").write_text("X = 2\n")  # the harness: scores are re-applied by rescore
+    assert _code_hash(tmp_path) == before
+    (tmp_path / "qa/verdict.py").write_text("RULE = 2\n")  # what answers: old answers must not be reused
+    changed = _code_hash(tmp_path)
+    assert changed != before
+    (tmp_path / "ingest/clean.py").write_text("Y = 2\n")
+    assert _code_hash(tmp_path) != changed

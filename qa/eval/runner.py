@@ -99,10 +99,10 @@ def _fingerprint(cfg: dict) -> str:
     return hashlib.sha256(json.dumps(keys, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _code_hash() -> str:
+def _code_hash(root: Path | None = None) -> str:
     """The answering code (qa/ and ingest/, not the harness): a run resumes only answers that the
     same code gave. Without it a rerun after a change to the verdict silently kept the old answers."""
-    root = Path(__file__).resolve().parents[2]
+    root = root or Path(__file__).resolve().parents[2]
     h = hashlib.sha256()
     for path in sorted([*(root / "qa").rglob("*.py"), *(root / "ingest").rglob("*.py")]):
         rel = path.relative_to(root)
