@@ -6,6 +6,8 @@
 #   .venv/bin/python bench/warm_cache.py ../shared/eval/realtimeqa-2022/articles.jsonl --shard 0/2 --threads 1 &
 #   .venv/bin/python bench/warm_cache.py ../shared/eval/realtimeqa-2022/articles.jsonl --shard 1/2 --threads 1
 # then, on an idle machine:  RTQA=../shared/eval/realtimeqa-2022 bench/reader_full.sh
+# The LangChain baseline beside it (BASELINE=1) needs its own 1000/200 chunks in the cache too
+# (≈59k texts, ≈1 h on 2 idle cores): the same two warm_cache.py lines with --baseline.
 set -euo pipefail
 RTQA=${RTQA:-../shared/eval/realtimeqa-2022}
 A=$RTQA/articles.jsonl
@@ -22,3 +24,8 @@ $PY -m qa.eval --articles "$A" --questions $Q --data-dir "$STORE" --retrieval-on
 rm -rf /tmp/store-full-run && cp -r "$STORE" /tmp/store-full-run
 $PY -m qa.eval --articles "$A" --questions $Q --data-dir /tmp/store-full-run --answerer local \
   --unanswerable bench/unanswerable.jsonl --made-unanswerable --quiet --json bench/results/full-answers-test60-local.json
+if [ "${BASELINE:-0}" = 1 ]; then
+  # the plain LangChain recipe on the same 60 questions, its own store (built once, reused)
+  $PY -m qa.eval --baseline --articles "$A" --questions $Q --data-dir "${BSTORE:-$HOME/.cache/news-qa/eval-store-full-baseline}" \
+    --answerer local --quiet --json bench/results/full-baseline-test60-local.json
+fi
