@@ -116,7 +116,8 @@ def main() -> int:
             t0 = time.perf_counter()
             first = None
             draft = None
-            for piece in answerer.read(Reading(q.question, q.question, ev, passages, s)):
+            reading = Reading(q.question, q.question, ev, passages, s)
+            for piece in answerer.read(reading):
                 if isinstance(piece, Draft):
                     draft = piece
                 elif piece and first is None:
@@ -130,7 +131,7 @@ def main() -> int:
                 "correct_fair": M.is_correct(v.text, v.refused, n, q.answers, q.choices, q.question, fair=True),
                 "evidence_has_answer": any(M.text_contains(M.padded_norm(e.text), g) for e in ev for g in q.answers),
                 "first_s": first or total, "total_s": total,
-                "evidence_tokens": len(answerer.format_evidence(ev, passages)) // 4,
+                "evidence_tokens": len(answerer.evidence_text(reading)) // 4,
             })
         summary = {
             "n": len(rows),
