@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .names import named_in, names
 from .types import REFUSAL, Citation, Passage
 
 MARKER = re.compile(r"\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
@@ -369,7 +368,9 @@ def uncovered_names(question: str, texts: list[str]) -> set[str]:
         if not any(covered(p) for p in parts) and not (key in acronyms and _spelled_out(key, haystack)):
             missing.add(key)
     if not missing:
-        missing = {name.lower() for name in names(question) if not named_in(name, texts)}
+        from .names import unnamed  # qa.names reads this module's word rules
+
+        missing = unnamed(question, texts)
     return missing
 
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import re
 
+from .citations import _WORD, STOP, _stem, is_country_word
+
 # lower-case words that stand inside a name ("Prix de l'Arc de Triomphe", "Bank of England")
 _INSIDE = {"de", "of", "la", "le", "du", "des", "del", "di", "da", "van", "von", "the"}
-_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’.-]*[A-Za-z0-9]|[A-Za-z0-9]")
 _ACRONYM = re.compile(r"[A-Z]{2,}s?")
 _POSSESSIVE = re.compile(r"['’]s$")
 
@@ -27,8 +28,6 @@ def _capitalised(word: str) -> bool:
 
 def names(question: str) -> list[str]:
     """The question's names of two or more capitalised words, not counting its first word."""
-    from .citations import STOP, is_country_word
-
     found: list[str] = []
     run: list[str] = []
 
@@ -41,7 +40,7 @@ def names(question: str) -> list[str]:
             found.append(" ".join(run))
         run.clear()
 
-    tokens = list(_TOKEN.finditer(question))
+    tokens = list(_WORD.finditer(question))
     for i, m in enumerate(tokens):
         word = m.group()
         if run and question[tokens[i - 1].end() : m.start()].strip():
@@ -59,8 +58,6 @@ def names(question: str) -> list[str]:
 
 
 def _words(text: str) -> list[str]:
-    from .citations import _stem
-
     return [_stem(w) for w in re.findall(r"[a-z0-9]+", text.lower().replace("’", "'"))
             if w not in _INSIDE and w not in ("l", "d", "s")]
 
@@ -69,15 +66,18 @@ def _same(a: str, b: str) -> bool:
     return a == b or (min(len(a), len(b)) >= 3 and (a.startswith(b) or b.startswith(a)))
 
 
-def named_in(name: str, texts: list[str]) -> bool:
-    """The name's words stand together, in order, in one of the texts."""
-    want = _words(name)
-    for text in texts:
-        have = _words(text)
-        for i in range(len(have) - len(want) + 1):
-            if all(_same(w, have[i + j]) for j, w in enumerate(want)):
-                return True
-    return False
+def unnamed(question: str, texts: list[str]) -> set[str]:
+    """The question's multiword names (lower-cased) whose words stand together, in order, in none
+    of the texts."""
+    wanted = names(question)
+    if not wanted:
+        return set()
+    haves = [_words(text) for text in texts]  # each text stemmed once, whatever the number of names
+    return {name.lower() for name in wanted if not any(_stands_in(_words(name), have) for have in haves)}
 
 
-__all__ = ["names", "named_in"]
+def _stands_in(want: list[str], have: list[str]) -> bool:
+    return any(all(_same(w, have[i + j]) for j, w in enumerate(want)) for i in range(len(have) - len(want) + 1))
+
+
+__all__ = ["names", "unnamed"]
