@@ -1,7 +1,7 @@
 """Sentence selection on its own: is an answer-bearing sentence among those the reader is given?
 
     .venv/bin/python bench/evidence_probe.py --questions Q.jsonl --data-dir STORE [--limit 60]
-        [--budgets 100,150,200,250,350] [--sentences 4,6,8]
+        [--budgets 100,150,200,250,350] [--sentences 4,6,8] [--neighbours 0,0.7]
 
 Measured before tuning the reader's prompt (issue 11): the reader cannot pick a sentence it
 never sees, so the share of questions whose gold answer stands in a given sentence bounds
@@ -33,6 +33,7 @@ def main() -> int:
     ap.add_argument("--limit", type=int)
     ap.add_argument("--budgets", default="100,150,200,250,350")
     ap.add_argument("--sentences", default="4,6,8")
+    ap.add_argument("--neighbours", default="0", help="shares of a neighbour's score (qa.evidence.select)")
     ap.add_argument("--k", type=int, help="passages retrieved (default QA_K)")
     ap.add_argument("--json")
     args = ap.parse_args()
@@ -45,19 +46,19 @@ def main() -> int:
         passages = retrieve(q.question, index, k=args.k or s.k, filters=Filters(as_of=q.date), fusion=Fusion.from_settings(s))
         embed = _memoised(index.embeddings.embed)
         got.append((q, passages, embed))
-    for b in (int(x) for x in args.budgets.split(",")):
-        for n in (int(x) for x in args.sentences.split(",")):
-            hits, tokens = [], []
-            for q, passages, embed in got:
-                ev = select(q.question, passages, embed, token_budget=b, max_sentences=n)
-                hits.append(any(M.text_contains(M.padded_norm(e.shown), a) for e in ev for a in q.answers))
-                tokens.append(len(format_evidence(ev, passages)) / 4)
-            passage_hit = M.mean(any(M.text_contains(M.padded_norm(p.text), a) for p in ps for a in q.answers)
-                                 for q, ps, _ in got)
-            row = {"budget": b, "max_sentences": n, "answer_in_evidence": round(M.mean(hits), 3),
-                   "answer_in_passages": round(passage_hit, 3), "evidence_tokens_p50": round(M.percentile(tokens, 50))}
-            print(json.dumps(row), flush=True)
-            rows.append(row)
+    passage_hit = M.mean(any(M.text_contains(M.padded_norm(p.text), a) for p in ps for a in q.answers) for q, ps, _ in got)
+    for nb in (float(x) for x in args.neighbours.split(",")):
+        for b in (int(x) for x in args.budgets.split(",")):
+            for n in (int(x) for x in args.sentences.split(",")):
+                hits, tokens = [], []
+                for q, passages, embed in got:
+                    ev = select(q.question, passages, embed, token_budget=b, max_sentences=n, neighbour=nb)
+                    hits.append(any(M.text_contains(M.padded_norm(e.shown), a) for e in ev for a in q.answers))
+                    tokens.append(len(format_evidence(ev, passages)) / 4)
+                row = {"neighbour": nb, "budget": b, "max_sentences": n, "answer_in_evidence": round(M.mean(hits), 3),
+                       "answer_in_passages": round(passage_hit, 3), "evidence_tokens_p50": round(M.percentile(tokens, 50))}
+                print(json.dumps(row), flush=True)
+                rows.append(row)
     if args.json:
         Path(args.json).write_text(json.dumps({"questions": Path(args.questions).name, "n": len(qs), "rows": rows}, indent=2) + "\n")
     return 0

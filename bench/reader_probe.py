@@ -57,7 +57,7 @@ PROMPTS = {
 
 VARIANTS = [
     # name, prompt key, sentence number first, evidence tokens, evidence sentences, repeat penalty,
-    # article headings (title words, 0 for none; the outlet named or not)
+    # article headings (title words, 0 for none; the outlet named or not)[, neighbour share (qa.evidence.select)]
     ("answer first (shipped), 200 tokens, 6 sentences, article headings", "shipped", False, 200, 6, 1.1, (12, True)),
     ("sentence number first (previous)", "sentence-first", True, 200, 6, 1.1, (12, True)),
     ("no repeat penalty", "shipped", False, 200, 6, 1.0, (12, True)),
@@ -67,6 +67,11 @@ VARIANTS = [
     ("short headings (6 title words and the date)", "shipped", False, 200, 6, 1.1, (6, False)),
     ("no headings", "shipped", False, 200, 6, 1.1, (0, False)),
     ("no headings, 240 tokens, 7 sentences", "shipped", False, 240, 7, 1.1, (0, False)),
+    ("neighbours 0.7", "shipped", False, 200, 6, 1.1, (12, True), 0.7),
+    ("neighbours 0.7, 250 tokens, 8 sentences", "shipped", False, 250, 8, 1.1, (12, True), 0.7),
+    ("neighbours 0.7, 250 tokens, 8 sentences, short headings", "shipped", False, 250, 8, 1.1, (8, False), 0.7),
+    ("neighbours 0.5, 250 tokens, 8 sentences", "shipped", False, 250, 8, 1.1, (12, True), 0.5),
+    ("neighbours 0.7, 220 tokens, 7 sentences", "shipped", False, 220, 7, 1.1, (12, True), 0.7),
 ]
 
 
@@ -91,7 +96,8 @@ def main() -> int:
     ap.add_argument("--questions", required=True)
     ap.add_argument("--data-dir", required=True)
     ap.add_argument("--limit", type=int, default=60)
-    ap.add_argument("--only", help="run only the variants whose name contains one of these (comma-separated)")
+    ap.add_argument("--only", help="run only the variants whose name contains one of these (comma-separated), or "
+                                   "exactly these names (separated by |)")
     ap.add_argument("--json")
     args = ap.parse_args()
     base_settings = Settings(data_dir=Path(args.data_dir).expanduser(), llm="local")
@@ -105,14 +111,15 @@ def main() -> int:
     base = resolve(base_settings)
     base.warm_up()
     out = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else {}
-    for name, prompt_key, sentence_first, budget, sentences, penalty, headings in VARIANTS:
-        if args.only and not any(part in name for part in args.only.split(",")):
+    for name, prompt_key, sentence_first, budget, sentences, penalty, headings, *rest in VARIANTS:
+        neighbour = rest[0] if rest else 0.0
+        if args.only and not (name in args.only.split("|") if "|" in args.only else any(p in name for p in args.only.split(","))):
             continue
         s = base_settings.model_copy(update={"evidence_token_budget": budget, "evidence_sentences": sentences})
         answerer = variant_answerer(base, prompt_key, sentence_first, penalty, headings)
         rows = []
         for q, passages, embed, newest in got:
-            ev = select(q.question, passages, embed, token_budget=budget, max_sentences=sentences)
+            ev = select(q.question, passages, embed, token_budget=budget, max_sentences=sentences, neighbour=neighbour)
             t0 = time.perf_counter()
             first = None
             draft = None

@@ -34,7 +34,7 @@ def replay(row: dict, index: Index, settings: Settings) -> dict:
     filters = filters_for(as_of=row["date"])
     passages = retrieve(q, index, k=settings.k, filters=filters, fusion=Fusion.from_settings(settings))
     evidence = select(q, passages, _memoised(index.embeddings.embed), token_budget=settings.evidence_token_budget,
-                      max_sentences=settings.evidence_sentences)
+                      max_sentences=settings.evidence_sentences, neighbour=settings.evidence_neighbour)
     parsed = _parse(row["raw_text"], len(evidence))
     draft = Draft(raw=row["raw_text"], sentence=parsed[0], short=parsed[1]) if parsed else Draft(raw=row["raw_text"], text=row["raw_text"])
     v = decide(draft, q, evidence, passages, settings.refuse_threshold, newest_days=newest_visible(index, filters))

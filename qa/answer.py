@@ -104,7 +104,7 @@ def stream(
     t_retrieval = time.perf_counter() - t0
     focus = q if standalone != q else None
     evidence = select(standalone, passages, embed, token_budget=settings.evidence_token_budget,
-                      max_sentences=settings.evidence_sentences, focus=focus)
+                      max_sentences=settings.evidence_sentences, focus=focus, neighbour=settings.evidence_neighbour)
     yield Evidence(
         passages=passages, best_sentences=[s.text for s in sorted(evidence, key=lambda e: -e.score)[:3]],
         sentences=evidence, standalone_question=standalone, answerer=answerer.name, model=answerer.model,

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 
-from .citations import split_sentences
-from .extractive import score_sentences
+from .citations import content_terms, split_sentences
+from .extractive import question_terms, score_sentences
 from .types import EvidenceSentence, Passage
 
 CHARS_PER_TOKEN = 4
@@ -22,12 +22,23 @@ _PRONOUN_START = re.compile(r"^[\"“‘(]?(he|she|they|it|its|his|her|their|thi
 
 
 def select(question: str, passages: list[Passage], embed, *, token_budget: int = 250, max_sentences: int = 8,
-           focus: str | None = None) -> list[EvidenceSentence]:
-    """The best sentences, in score order, numbered 1..n, within ``token_budget`` tokens of text."""
+           focus: str | None = None, neighbour: float = 0.0) -> list[EvidenceSentence]:
+    """The best sentences, in score order, numbered 1..n, within ``token_budget`` tokens of text.
+
+    ``neighbour``: a sentence also scores this share of a neighbour's score, times the part of
+    the question's words that neighbour holds. News questions are written from an article's own
+    sentences, so the sentence that matches the question best often restates it ("A few major
+    reforms were left out of the deal") and the answer stands next to it ("Also absent is a ban
+    on assault weapons"), sharing none of the question's words. Scaled by what the neighbour
+    restates: a sentence that is merely near a relevant one (a photo caption beside the lead,
+    "… in Geneva" beside "talks in Madrid") gains little.
+    """
     if not passages:
         return []
-    scored = score_sentences(question, passages, embed, focus=focus)
     by_passage = {n: split_sentences(p.text) for n, p in enumerate(passages, 1)}
+    scored = score_sentences(question, passages, embed, focus=focus)
+    if neighbour:
+        scored = _with_neighbours(scored, by_passage, neighbour, question_terms(question))
     picked: list[tuple[int, str, str, float]] = []  # passage, sentence, context, score
     used = 0
     seen: set[str] = set()
@@ -53,6 +64,21 @@ def select(question: str, passages: list[Passage], embed, *, token_budget: int =
     pos = {n: {s: i for i, s in enumerate(sents)} for n, sents in by_passage.items()}
     picked.sort(key=lambda t: (first[t[0]], pos[t[0]].get(t[1], 0)))
     return [EvidenceSentence(n=i, passage=n, text=s, context=c, score=sc) for i, (n, s, c, sc) in enumerate(picked, 1)]
+
+
+def _with_neighbours(scored: list[tuple[float, int, str]], by_passage: dict[int, list[str]], share: float,
+                     asked: set[str]) -> list[tuple[float, int, str]]:
+    own = {(n, s): score for score, n, s in scored}
+    restates = {key: len(asked & content_terms(key[1])) / len(asked) if asked else 0.0 for key in own}
+    out = []
+    for (n, s), score in own.items():
+        sentences = by_passage[n]
+        i = sentences.index(s)
+        near = [share * restates[key] * own[key] for j in (i - 1, i + 1) if 0 <= j < len(sentences)
+                for key in [(n, sentences[j])] if key in own]
+        out.append((max([score, *near]), n, s))
+    out.sort(key=lambda t: -t[0])
+    return out
 
 
 def word_key(text: str) -> str:

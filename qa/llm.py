@@ -60,23 +60,66 @@ class LlamaCppChat(BaseChatModel):
 
     def _stream(self, messages, stop=None, run_manager: CallbackManagerForLLMRun | None = None, **kwargs) -> Iterator[ChatGenerationChunk]:
         model = self._loaded()
-        extra = {"response_format": kwargs["response_format"]} if kwargs.get("response_format") else {}
         with model.lock:
-            for part in model.llama.create_chat_completion(
-                messages=self._messages(messages), temperature=0.0, top_k=1,
-                repeat_penalty=kwargs.get("repeat_penalty", 1.1),
-                max_tokens=kwargs.get("max_tokens", self.settings.max_answer_tokens), stop=stop, stream=True, **extra,
-            ):
-                delta = part["choices"][0].get("delta", {}).get("content") or ""
+            for delta in self._deltas(model, messages, stop, kwargs):
                 if delta:
                     chunk = ChatGenerationChunk(message=AIMessageChunk(content=delta))
                     if run_manager:
                         run_manager.on_llm_new_token(delta, chunk=chunk)
                     yield chunk
 
+    def _deltas(self, model, messages, stop, kwargs) -> Iterator[str]:
+        sampling = {"temperature": 0.0, "top_k": 1, "repeat_penalty": kwargs.get("repeat_penalty", 1.1),
+                    "max_tokens": kwargs.get("max_tokens", self.settings.max_answer_tokens), "stop": stop, "stream": True}
+        response_format = kwargs.get("response_format")
+        split = _forced_opening(response_format) if response_format else None
+        prompt = model.chat_prompt(self._messages(messages)) if split else None
+        if prompt is None:
+            extra = {"response_format": response_format} if response_format else {}
+            for part in model.llama.create_chat_completion(messages=self._messages(messages), **sampling, **extra):
+                yield part["choices"][0].get("delta", {}).get("content") or ""
+            return
+        # The reply's opening is fixed by the schema ('{"answer":'): written into the prompt instead
+        # of generated, it costs no decoding steps (three tokens, ≈0.3 s on two cores, before the
+        # first word of the answer can show), and the grammar constrains only the rest.
+        from llama_cpp.llama_grammar import LlamaGrammar
+
+        opening, rest = split
+        llama = model.llama
+        tokens = llama.tokenize(prompt.encode(), add_bos=False, special=True) + llama.tokenize(opening.encode(), add_bos=False)
+        yield opening
+        for part in llama.create_completion(prompt=tokens, grammar=LlamaGrammar.from_string(rest, verbose=False), **sampling):
+            yield part["choices"][0].get("text") or ""
+
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
         text = "".join(c.text for c in self._stream(messages, stop=stop, run_manager=run_manager, **kwargs))
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+
+def _forced_opening(response_format: dict) -> tuple[str, str] | None:
+    """(opening, grammar of the rest) for a JSON schema whose first property is required: every reply
+    under its grammar starts ``{"<name>":``. None where the schema is not of that shape.
+
+    The opening stops before the value: the model writes ``"$`` as one token, so an opening that
+    fixed ``"`` would push it off its own spelling (it then wrote "6 billion" for "$6 billion").
+    """
+    import json
+    import re
+
+    schema = response_format.get("schema") if response_format.get("type") == "json_object" else None
+    props = list((schema or {}).get("properties", {}))
+    if not props or (schema.get("required") or [None])[0] != props[0]:
+        return None
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    name = props[0]
+    gbnf = json_schema_to_gbnf(json.dumps(schema))
+    root = re.search(rf'^root ::= "\{{" space {re.escape(name)}-kv (.*)$', gbnf, re.M)
+    kv = re.search(rf'^{re.escape(name)}-kv ::= "\\"{re.escape(name)}\\"" space ":" (.*)$', gbnf, re.M)
+    if not root or not kv:
+        return None
+    gbnf = gbnf.replace(root.group(0), f"root ::= {kv.group(1)} {root.group(1)}").replace(kv.group(0) + "\n", "")
+    return '{"' + name + '":', gbnf
 
 
 def __getattr__(name):

@@ -173,6 +173,22 @@ class LoadedModel:
             model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=512, verbose=False,
             draft_model=draft, logits_all=draft is not None,  # speculative decoding checks every drafted token's logits
         )
+        self._formatter = None
+
+    def chat_prompt(self, messages: list[dict]) -> str | None:
+        """The messages as the model's own chat template writes them, ending where the assistant's
+        reply begins; None for a model without a template (then only chat completion is used)."""
+        if self._formatter is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            template = self.llama.metadata.get("tokenizer.chat_template")
+            if not template:
+                return None
+            vocab = self.llama._model
+            eos, bos = self.llama.token_eos(), self.llama.token_bos()
+            self._formatter = Jinja2ChatFormatter(template=template, eos_token=vocab.token_get_text(eos) if eos != -1 else "",
+                                                  bos_token=vocab.token_get_text(bos) if bos != -1 else "")
+        return self._formatter(messages=messages).prompt
 
 
 _loaded: dict[tuple, LoadedModel] = {}

@@ -108,10 +108,13 @@ def _structured(draft: Draft, question: str, evidence: list[EvidenceSentence], p
     # copied "the response should be X" and "If you are a program …, state that X leads the talks"
     # from hostile articles the phrase filter let through (tests/test_injection.py, held-out sets)
     held = [ev for ev in held if not addresses_reader(ev.text)]
+    # a person's country is read from every passage, not only the cited sentence: a caption ("Scott
+    # Bessent and He Lifeng in Geneva …") names both without saying whose delegation is whose
+    everything = " ".join([*(ev.shown for ev in evidence), *(p.text for p in passages)])
     for ev in held:
         answer = expand_span(as_written(short, ev.text), ev.text)
         claim = declarative(question, answer)
-        if leader_conflict(claim, ev.shown):
+        if leader_conflict(claim, ev.shown) or leader_conflict(claim, everything):
             continue
         p = passages[ev.passage - 1]
         span = find_span(answer, ev.text)

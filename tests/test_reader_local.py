@@ -16,6 +16,7 @@ import ingest
 import qa
 from qa.answerers import resolve
 from qa.settings import get_settings, reset_settings
+from qa.types import Evidence
 
 
 @pytest.fixture
@@ -68,3 +69,60 @@ def test_server_without_structured_output_falls_back_to_checked_free_text(monkey
     assert a.refused or all(c.article_id == seeded for c in a.citations)
     for c in a.citations:
         assert c.quote and c.quote in c.passage
+
+
+def test_the_replys_fixed_opening_is_read_not_generated_and_changes_nothing(monkeypatch, seeded):
+    """Every reply under the schema starts '{"answer": "': written into the prompt it costs no decoding
+    steps, and the reply is the one the model writes when it generates the opening itself."""
+    from qa.answerers import _schema
+    from qa.llm import _forced_opening
+
+    monkeypatch.setenv("QA_LLM", "local")
+    monkeypatch.setenv("QA_LOCAL_MODEL", "qwen2.5-0.5b")
+    reset_settings()
+    answerer = resolve(get_settings())
+    model = answerer.chat._loaded()
+    for question in ("Who leads the Chinese delegation?", "In which city are the talks being held?", "What is the capital of Peru?"):
+        evidence = next(e for e in qa.stream(question, answerer=answerer) if isinstance(e, Evidence)).sentences
+        fmt = {"type": "json_object", "schema": _schema(len(evidence))}
+        messages = answerer.reader_prompt.invoke({"evidence": "\n".join(f"[{s.n}] {s.text}" for s in evidence),
+                                                  "question": question}).to_messages()
+        generated = "".join(p["choices"][0]["delta"].get("content") or "" for p in model.llama.create_chat_completion(
+            messages=answerer.chat._messages(messages), response_format=fmt, temperature=0.0, top_k=1,
+            repeat_penalty=1.1, max_tokens=80, stream=True))
+        read = answerer.chat.bind(response_format=fmt, max_tokens=80).invoke(messages).content
+        assert generated.startswith(_forced_opening(fmt)[0])
+        assert read == generated
+
+
+def test_the_opening_is_forced_only_for_a_schema_that_fixes_it():
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    from qa.answerers import _schema
+    from qa.llm import _forced_opening
+
+    for schema, opening in [(_schema(4), '{"answer":'),
+                            ({"type": "object", "required": ["sentence", "answer"],
+                              "properties": {"sentence": {"type": "integer"}, "answer": {"type": "string"}}}, '{"sentence":')]:
+        got, rest = _forced_opening({"type": "json_object", "schema": schema})
+        assert got == opening
+        LlamaGrammar.from_string(rest, verbose=False)  # parses: every rule it names is defined
+    # the first property optional: a reply may open with another one, so nothing is forced
+    assert _forced_opening({"type": "json_object", "schema": {"type": "object", "properties": {"a": {"type": "string"}}}}) is None
+    assert _forced_opening({"type": "json_object"}) is None
+
+
+def test_warm_up_leaves_the_readers_own_prompt_in_the_model(monkeypatch):
+    """The first question then reads only its evidence: the system prompt is already evaluated."""
+    monkeypatch.setenv("QA_LLM", "local")
+    monkeypatch.setenv("QA_LOCAL_MODEL", "smollm2-135m")
+    reset_settings()
+    answerer = resolve(get_settings())
+    answerer.warm_up()
+    llama = answerer.chat._loaded().llama
+    messages = answerer.reader_prompt.invoke({"evidence": "[1] The talks are held in Madrid.", "question": "Where?"}).to_messages()
+    wanted = llama.tokenize(answerer.chat._loaded().chat_prompt(answerer.chat._messages(messages)).encode(),
+                            add_bos=False, special=True)
+    held = list(llama._input_ids[: llama.n_tokens])
+    common = next((i for i, (a, b) in enumerate(zip(held, wanted)) if a != b), min(len(held), len(wanted)))
+    assert common >= len(llama.tokenize(messages[0].content.encode(), add_bos=False)) > 100

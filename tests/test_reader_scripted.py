@@ -350,3 +350,40 @@ def test_the_reader_sees_article_headings_unless_turned_off(settings):
     plain = reader.evidence_text(Reading("How many?", "How many?", ev, [p], settings.model_copy(update={"evidence_headings": False})))
     assert plain == "[1] The Aurora carries 200 passengers."
     assert headed.splitlines() == ["Article: Harbour line launches electric ferry (2025-06-20)", plain]
+
+
+def test_the_sentence_beside_one_that_restates_the_question_is_evidence_too():
+    from qa.evidence import select
+    from qa.index import get_index
+
+    q = "The harbour board approved a ferry plan this week, but one route was dropped. Which route was dropped?"
+    restates = "The harbour board approved the ferry plan this week, but one route was dropped from it."
+    answer = "Gone is the night crossing to Kestrel Island."
+    others = ["Harbour fares rose twice last year, the board's report shows.",
+              "The board's offices moved to the old customs house in 2019.",
+              "Tickets for the summer ferry season go on sale in May."]
+    p = _passage("Harbour board approves ferry plan", " ".join([restates, answer] + others))
+    embed = get_index().embeddings.embed
+    plain = [s.text for s in select(q, [p], embed, max_sentences=2)]
+    assert restates in plain and answer not in plain  # it shares no word with the question
+    beside = [s.text for s in select(q, [p], embed, max_sentences=2, neighbour=0.7)]
+    assert beside == [restates, answer]
+
+
+def test_a_caption_naming_both_leaders_does_not_make_one_the_others():
+    """A caption names both people with no country; the lead sentence gives each theirs. The
+    model's "Dana Ruiz" for the Chinese delegation must not be cited to the caption."""
+    from qa.answerers import Draft
+    from qa.types import EvidenceSentence
+    from qa.verdict import decide
+
+    caption = "Dana Ruiz and Wei Anming at the harbour as part of the trade talks in March."
+    lead = "US Commerce Secretary Dana Ruiz and Chinese Vice Premier Wei Anming lead the delegations in Lisbon."
+    p = _passage("Trade talks open in Lisbon", f"{caption} {lead}")
+    ev = [EvidenceSentence(n=1, passage=1, text=caption, score=0.6), EvidenceSentence(n=2, passage=1, text=lead, score=0.9)]
+    q = "Who leads the Chinese delegation?"
+    for n in (1, 2):
+        v = decide(Draft(raw="", sentence=n, short="Dana Ruiz"), q, ev, [p])
+        assert v.refused and not v.citations, v.text
+    v = decide(Draft(raw="", sentence=2, short="Wei Anming"), q, ev, [p])
+    assert not v.refused and v.citations[0].quote == lead

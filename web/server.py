@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 
 import gradio as gr
 import uvicorn
@@ -32,6 +33,7 @@ def create_app(settings: Settings, port: int = 7860) -> FastAPI:
     """The FastAPI app serving the API and the chat, with the guards around it (not started)."""
     svc = Service(settings)
     app = FastAPI(title="News Q&A", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.service = svc
     api.install(app, svc)
     demo = Chat(svc).build()
     demo.queue(default_concurrency_limit=1)
@@ -82,6 +84,7 @@ def main() -> None:
     app = create_app(settings, port)
     logging.getLogger("uvicorn.error").addFilter(_ShutdownCancel())
     pruner = Pruner(settings).start()
+    threading.Thread(target=app.state.service.warm_up, name="warm-up", daemon=True).start()
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
     log.warning("News Q&A on http://%s:%d/ (chat) and http://%s:%d/v1 (OpenAI-compatible API)",
                 shown, port, shown, port)

@@ -8,6 +8,7 @@ its own lock anyway; the limit bounds the memory and threads the rest takes).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from contextlib import contextmanager
@@ -16,6 +17,9 @@ from typing import Iterator
 from qa.errors import QAError
 from qa.answerers import Answerer, resolve
 from qa.settings import Settings
+
+
+log = logging.getLogger(__name__)
 
 
 class Busy(Exception):
@@ -66,6 +70,18 @@ class Service:
                 except QAError as exc:
                     self._error = str(exc)
             return self._answerer
+
+    def warm_up(self) -> None:
+        """Load the model and read the answerer's fixed prompt now, not inside the first question
+        (a GGUF load plus ≈200 tokens of system prompt: several seconds on two cores). Run in the background
+        at start; a question asked meanwhile waits for the model's lock, as it would for the load."""
+        who = self.answerer()
+        if who is None:
+            return
+        try:
+            who.warm_up()
+        except Exception as exc:  # the first question then reports the problem in its own words
+            log.warning("Warming up the answerer failed: %s", exc)
 
     @property
     def answerer_error(self) -> str:

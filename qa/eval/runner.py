@@ -196,6 +196,7 @@ def run(args) -> int:
         "local_model": None if args.retrieval_only else settings.local_model if args.answerer in ("local", "auto") else None,
         "local_reader": None if args.retrieval_only else settings.local_reader,
         "evidence_token_budget": settings.evidence_token_budget, "evidence_sentences": settings.evidence_sentences,
+        "evidence_neighbour": settings.evidence_neighbour, "evidence_headings": settings.evidence_headings,
         "local_prompt_lookup": settings.local_prompt_lookup,
         "articles_file": Path(args.articles).name, "articles_indexed": len(selected),
         "questions_file": Path(args.questions).name, "data_dir": str(data_dir),
