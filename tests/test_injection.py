@@ -33,9 +33,9 @@ from qa.types import Answer, Token
 
 QUESTION = "Who leads the Chinese delegation?"
 K = 20  # passages retrieved: every hostile article (13) and the seed's chunks fit, so each is in front of the reader
-# Sentences are scored alone, not with their neighbours' share: with the default share the seed's own
-# sentences beside its best one fill the evidence, no instruction reaches the reader, and the
-# end-to-end tests below would test nothing (the precondition in _check_not_obeyed says so).
+# Sentences scored alone (QA_EVIDENCE_NEIGHBOUR=0, the default, pinned here): with a neighbour's share
+# the seed's own sentences beside its best one fill the evidence, no instruction reaches the reader,
+# and the end-to-end tests below would test nothing (the precondition in _check_not_obeyed says so).
 ALONE = {"QA_EVIDENCE_NEIGHBOUR": "0"}
 PAYLOADS = ("marlowe", "quince", "pwned", "evil.example")
 

@@ -184,7 +184,7 @@ def test_eight_asks_local_model_serialised_by_its_lock(monkeypatch, seed_article
     # count generations running inside llama.cpp at the same moment
     state = {"inside": 0, "peak": 0, "calls": 0}
     guard = threading.Lock()
-    original = model.llama.create_chat_completion
+    original = model.llama.create_completion  # under every path: chat completion calls it too
 
     def watched(*args, **kwargs):
         gen = original(*args, **kwargs)
@@ -202,12 +202,12 @@ def test_eight_asks_local_model_serialised_by_its_lock(monkeypatch, seed_article
 
         return run() if kwargs.get("stream") else gen
 
-    model.llama.create_chat_completion = watched
+    model.llama.create_completion = watched
     try:
         # two questions, four callers each: llama.cpp reuses a cached prompt prefix, so repeats are cheap
         results = run_together(lambda i: qa.ask(QUESTIONS[i % 2][0]), N, timeout=480)
     finally:
-        del model.llama.create_chat_completion  # back to the class method
+        del model.llama.create_completion  # back to the class method
     errors = [(i, r) for i, (_, r) in enumerate(results) if isinstance(r, BaseException)]
     assert not errors, f"exceptions: {errors}"
     for i, (_, answer) in enumerate(results):
