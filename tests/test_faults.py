@@ -84,3 +84,35 @@ def test_ordinary_answer_unchanged_next_to_an_injected_article(monkeypatch, tmp_
 def test_prompt_injection_in_an_article_is_not_obeyed(monkeypatch, tmp_path, seed_article):
     """Retrieved, yet not obeyed: no HACKED, no prompt leak, no foreign URL cited."""
     _ask_next_to_injected_article(monkeypatch, tmp_path, seed_article)
+
+
+def test_warm_up_at_start_survives_a_dead_endpoint_and_a_missing_key(monkeypatch, caplog):
+    """The web faces warm the answerer up in a background thread when they start: a dead LLM
+    endpoint is logged, not raised (the first question then reports it in its own words)."""
+    import logging
+    import socket
+
+    from qa.settings import get_settings
+    from web.service import Service
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("QA_LLM", "openai")
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{port}/v1")
+    monkeypatch.setenv("QA_OPENAI_MAX_RETRIES", "0")
+    reset_settings()
+    with caplog.at_level(logging.INFO, logger="web.service"):
+        Service(get_settings()).warm_up()
+    assert "Warming up the answerer failed" in caplog.text and "Answerer ready" not in caplog.text
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    reset_settings()
+    svc = Service(get_settings())
+    svc.warm_up()  # no key: the answerer is not resolved, and the reason is kept for the first question
+    assert svc.answerer() is None and "OPENAI_API_KEY" in svc.answerer_error
+    monkeypatch.setenv("QA_LLM", "extractive")
+    reset_settings()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="web.service"):
+        Service(get_settings()).warm_up()
+    assert "Answerer ready: extractive" in caplog.text

@@ -574,7 +574,8 @@ def create_app(settings: Settings) -> FastAPI:
     from .guard import HostOriginGuard, HostPolicy
 
     app = FastAPI(title="News Q&A API", docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
-    install(app, Service(settings))
+    app.state.service = Service(settings)
+    install(app, app.state.service)
     app.add_middleware(HostOriginGuard, policy=HostPolicy(settings))
     return app
 
@@ -593,9 +594,10 @@ def main() -> None:
     port = settings.api_port
     log.warning("News Q&A API on http://%s:%d/v1 (no chat UI)", settings.host, port)
     pruner = Pruner(settings).start()  # /api/ingest writes its records under uploads/
+    app = create_app(settings)
+    threading.Thread(target=app.state.service.warm_up, name="warm-up", daemon=True).start()
     try:
-        uvicorn.run(create_app(settings), host=settings.host, port=port, log_level="warning",
-                    timeout_graceful_shutdown=2)
+        uvicorn.run(app, host=settings.host, port=port, log_level="warning", timeout_graceful_shutdown=2)
     finally:
         pruner.stop()
 

@@ -78,10 +78,13 @@ class Service:
         who = self.answerer()
         if who is None:
             return
+        t0 = time.perf_counter()
         try:
             who.warm_up()
         except Exception as exc:  # the first question then reports the problem in its own words
             log.warning("Warming up the answerer failed: %s", exc)
+            return
+        log.info("Answerer ready: %s (%s), warmed up in %.1f s", who.name, who.model or "no model", time.perf_counter() - t0)
 
     @property
     def answerer_error(self) -> str:
