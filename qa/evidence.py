@@ -25,13 +25,13 @@ def select(question: str, passages: list[Passage], embed, *, token_budget: int =
            focus: str | None = None, neighbour: float = 0.0) -> list[EvidenceSentence]:
     """The best sentences, in score order, numbered 1..n, within ``token_budget`` tokens of text.
 
-    ``neighbour``: a sentence also scores this share of a neighbour's score, times the part of
-    the question's words that neighbour holds. News questions are written from an article's own
-    sentences, so the sentence that matches the question best often restates it ("A few major
-    reforms were left out of the deal") and the answer stands next to it ("Also absent is a ban
-    on assault weapons"), sharing none of the question's words. Scaled by what the neighbour
-    restates: a sentence that is merely near a relevant one (a photo caption beside the lead,
-    "… in Geneva" beside "talks in Madrid") gains little.
+    ``neighbour``: a sentence also scores this share of a neighbour's score when that neighbour
+    holds most of the question's words (``RESTATES``). News questions are written from an
+    article's own sentences, so the sentence that matches the question best often restates it
+    ("A few major reforms were left out of the deal") and the answer stands next to it ("Also
+    absent is a ban on assault weapons"), sharing none of the question's words. Only a restating
+    neighbour lends its score: a sentence that is merely near a relevant one (a photo caption
+    beside the lead, "… in Geneva" beside "talks in Madrid") gains nothing.
     """
     if not passages:
         return []
@@ -66,16 +66,19 @@ def select(question: str, passages: list[Passage], embed, *, token_budget: int =
     return [EvidenceSentence(n=i, passage=n, text=s, context=c, score=sc) for i, (n, s, c, sc) in enumerate(picked, 1)]
 
 
+RESTATES = 0.6  # the share of the question's content words a sentence must hold to lend its score
+
+
 def _with_neighbours(scored: list[tuple[float, int, str]], by_passage: dict[int, list[str]], share: float,
                      asked: set[str]) -> list[tuple[float, int, str]]:
     own = {(n, s): score for score, n, s in scored}
-    restates = {key: len(asked & content_terms(key[1])) / len(asked) if asked else 0.0 for key in own}
+    lends = {key for key in own if asked and len(asked & content_terms(key[1])) >= RESTATES * len(asked)}
     out = []
     for (n, s), score in own.items():
         sentences = by_passage[n]
         i = sentences.index(s)
-        near = [share * restates[key] * own[key] for j in (i - 1, i + 1) if 0 <= j < len(sentences)
-                for key in [(n, sentences[j])] if key in own]
+        near = [share * own[key] for j in (i - 1, i + 1) if 0 <= j < len(sentences)
+                for key in [(n, sentences[j])] if key in lends]
         out.append((max([score, *near]), n, s))
     out.sort(key=lambda t: -t[0])
     return out

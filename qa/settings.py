@@ -86,10 +86,10 @@ class Settings(BaseSettings):
     # questions (bench/evidence_probe.py) and read ≈1 s faster (bench/reader_levers.py)
     evidence_token_budget: int = 200
     evidence_sentences: int = 6  # at most this many of them
-    # a sentence also scores this share of a neighbour's score, times the part of the question that
-    # neighbour restates (qa.evidence.select). Off: on 60 dev questions (full corpus, 200 tokens) it
-    # scored 0.567 against 0.583; unscaled by what the neighbour restates, 0.667, but then a photo
-    # caption beside the seed's lead sentence made the 1.5B answer "Geneva" for Madrid
+    # a sentence also scores this share of a neighbour's score when that neighbour restates the
+    # question (qa.evidence.select). Off: on 60 dev questions (full corpus, 200 tokens) it scored
+    # 0.600 against 0.583; lent by any neighbour, 0.667, but then a photo caption beside the seed's
+    # lead sentence made the 1.5B answer "Geneva" for Madrid
     evidence_neighbour: float = 0.0
     # each article's title, outlet and date above its sentences. Without them (and 240 tokens of
     # sentences instead) 60 dev questions scored 0.617 against 0.583 and the first token came 0.3 s
