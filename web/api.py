@@ -595,7 +595,7 @@ def main() -> None:
     log.warning("News Q&A API on http://%s:%d/v1 (no chat UI)", settings.host, port)
     pruner = Pruner(settings).start()  # /api/ingest writes its records under uploads/
     app = create_app(settings)
-    threading.Thread(target=app.state.service.warm_up, name="warm-up", daemon=True).start()
+    app.state.service.start_warm_up()
     try:
         uvicorn.run(app, host=settings.host, port=port, log_level="warning", timeout_graceful_shutdown=2)
     finally:

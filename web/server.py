@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import threading
 
 import gradio as gr
 import uvicorn
@@ -84,7 +83,7 @@ def main() -> None:
     app = create_app(settings, port)
     logging.getLogger("uvicorn.error").addFilter(_ShutdownCancel())
     pruner = Pruner(settings).start()
-    threading.Thread(target=app.state.service.warm_up, name="warm-up", daemon=True).start()
+    app.state.service.start_warm_up()
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
     log.warning("News Q&A on http://%s:%d/ (chat) and http://%s:%d/v1 (OpenAI-compatible API)",
                 shown, port, shown, port)

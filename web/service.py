@@ -71,6 +71,12 @@ class Service:
                     self._error = str(exc)
             return self._answerer
 
+    def start_warm_up(self) -> threading.Thread:
+        """:meth:`warm_up` in a background thread, as both faces do when they start."""
+        thread = threading.Thread(target=self.warm_up, name="warm-up", daemon=True)
+        thread.start()
+        return thread
+
     def warm_up(self) -> None:
         """Load the model and read the answerer's fixed prompt now, not inside the first question
         (a GGUF load plus ≈200 tokens of system prompt: several seconds on two cores). Run in the background
