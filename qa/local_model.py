@@ -175,6 +175,69 @@ class LoadedModel:
         )
         self._formatter = None
 
+    def prime(self, prefix: str, state_dir: Path | None) -> str:
+        """Have the KV cache hold ``prefix`` (the fixed start of every prompt: the system prompt)
+        before the first prompt of this process; returns what it did ("kept", "restored", "read").
+
+        llama.cpp reuses the longest common prefix of consecutive prompts, so within a process only
+        the first prompt reads the system prompt (≈200 tokens, ≈3 s on two cores). Its state is kept
+        on disk beside the model (a few MB), so a new process, such as each CLI call, restores it in
+        milliseconds instead. Only the system prompt is stored, never a question or its evidence.
+        """
+        llama = self.llama
+        if llama.n_tokens:
+            return "kept"  # this process has read a prompt already; llama.cpp reuses the common prefix
+        tokens = llama.tokenize(prefix.encode(), add_bos=False, special=True)
+        path = state_dir / f"{self.key}-{self._state_key(tokens)}.kv" if state_dir else None
+        if path is not None and path.exists() and self._restore(path, tokens):
+            return "restored"
+        llama.reset()
+        llama.eval(tokens)
+        if path is not None:
+            self._save(path)
+        return "read"
+
+    def _state_key(self, tokens: list[int]) -> str:
+        import llama_cpp
+
+        h = hashlib.sha256(f"{_fingerprint(self.path)}|{self.llama.n_ctx()}|{llama_cpp.__version__}|".encode())
+        h.update(",".join(map(str, tokens)).encode())
+        return h.hexdigest()[:24]
+
+    def _restore(self, path: Path, tokens: list[int]) -> bool:
+        import ctypes
+
+        import llama_cpp
+
+        llama = self.llama
+        got = (llama_cpp.llama_token * len(tokens))()
+        n = ctypes.c_size_t(0)
+        ok = llama_cpp.llama_state_load_file(llama._ctx.ctx, str(path).encode(), got, len(tokens), ctypes.byref(n))
+        if not ok or list(got[: n.value]) != tokens:
+            llama._ctx.kv_cache_clear()  # a stale or damaged file: read the prefix instead
+            llama.reset()
+            return False
+        llama.input_ids[: n.value] = tokens
+        llama.n_tokens = n.value
+        llama._requires_eval = True  # the logits are not live: generation decodes at least one token
+        return True
+
+    def _save(self, path: Path) -> None:
+        import llama_cpp
+
+        llama = self.llama
+        n = llama.n_tokens
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if llama_cpp.llama_state_save_file(llama._ctx.ctx, str(tmp).encode(),
+                                               (llama_cpp.llama_token * n)(*llama.input_ids[:n]), n):
+                os.replace(tmp, path)  # whole or not at all, for a process reading it meanwhile
+        except OSError:
+            pass  # a read-only cache only costs the next process the prefix
+        finally:
+            tmp.unlink(missing_ok=True)
+
     def chat_prompt(self, messages: list[dict]) -> str | None:
         """The messages as the model's own chat template writes them, ending where the assistant's
         reply begins; None for a model without a template (then only chat completion is used)."""

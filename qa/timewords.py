@@ -55,13 +55,16 @@ def asks_for_latest(question: str) -> bool:
 # How old an answer's article may be, in days before the newest article the question can see, when
 # the question asks for what is new. "This week" allows the week and the one before it (news of a
 # Friday question was often written the week before); "this month" a month and a half; "recently",
-# "latest" two months. "Currently" and "so far" set no limit: a months-old article may still say
-# who currently leads something, and refusing that would hide a true answer.
+# "latest" two months; "this fall" four. "Currently" and "so far" set no limit: a months-old article
+# may still say who currently leads something, and refusing that would hide a true answer.
 _FRESH = [
     (re.compile(rf"\b(today|yesterday|tonight|this (week|weekend)|last (week|weekend)|past (few )?days|"
                 rf"(on|last|this) ({_DAYS}))\b", re.I), 14),
     (re.compile(r"\b(this|last|past) month\b", re.I), 45),
     (re.compile(r"\b(recent(ly)?|latest|newest|most recent)\b", re.I), 60),
+    # "this fall", "for the summer": the season now or next, so a season and its run-up; not "the
+    # fall of the ruble" nor "the summer of 2016"
+    (re.compile(r"\b(this|for the|next) (fall|autumn|summer|winter|spring)\b(?!\s+(of|in)\b)(?!,?\s*\d{4})", re.I), 120),
 ]
 
 

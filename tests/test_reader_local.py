@@ -126,3 +126,41 @@ def test_warm_up_leaves_the_readers_own_prompt_in_the_model(monkeypatch):
     held = list(llama._input_ids[: llama.n_tokens])
     common = next((i for i, (a, b) in enumerate(zip(held, wanted)) if a != b), min(len(held), len(wanted)))
     assert common >= len(llama.tokenize(messages[0].content.encode(), add_bos=False)) > 100
+
+
+def test_the_system_prompts_state_is_kept_on_disk_for_the_next_process(tmp_path):
+    """A CLI call is a new process: it restores the system prompt's state in milliseconds instead of
+    reading it, and then writes the same reply; a damaged state file is read again, not trusted."""
+    from qa.local_model import LoadedModel, model_file
+
+    path = model_file("smollm2-135m", get_settings().model_cache_dir)
+    system = [{"role": "system", "content": "You answer questions about news articles. " * 12}]
+    question = {"role": "user", "content": "[1] The talks are held in Madrid.\n\nQuestion: Where are the talks held?"}
+
+    def reply(model) -> str:
+        out = model.llama.create_chat_completion(messages=system + [question], temperature=0.0, top_k=1, max_tokens=24)
+        return out["choices"][0]["message"]["content"]
+
+    def fresh() -> LoadedModel:
+        return LoadedModel("smollm2-135m", path, n_ctx=1024, threads=0)
+
+    first = fresh()
+    prefix = first.chat_prompt(system)
+    assert first.prime(prefix, tmp_path) == "read"
+    assert first.prime(prefix, tmp_path) == "kept"
+    said = reply(first)
+    first.llama.close()
+    assert len(list(tmp_path.glob("*.kv"))) == 1
+
+    second = fresh()
+    assert second.prime(prefix, tmp_path) == "restored"
+    assert list(second.llama._input_ids) == second.llama.tokenize(prefix.encode(), add_bos=False, special=True)
+    assert reply(second) == said
+    second.llama.close()
+
+    for f in tmp_path.glob("*.kv"):
+        f.write_bytes(b"not a state file")
+    third = fresh()
+    assert third.prime(prefix, tmp_path) == "read"
+    assert reply(third) == said
+    third.llama.close()

@@ -194,6 +194,11 @@ def _ferry_reply(question: str, as_of: str) -> str:
     ("Which new ferry did the Harbour line launch?", "2025-06-26", False),
     # asked in January, the newest article visible is the ferry's own: it is this week's news
     ("Which new ferry did the Harbour line launch this week?", "2025-01-12", False),
+    # a season asked for is this one: January's launch is not the summer's
+    ("Which new ferry did the Harbour line add for the summer?", "2025-06-26", True),
+    ("Which new ferry did the Harbour line add this winter?", "2025-01-12", False),
+    # a season of a named year, or "the fall of" something, sets no limit
+    ("Which new ferry did the Harbour line add for the winter of 2025?", "2025-06-26", False),
 ])
 def test_an_answer_from_an_article_older_than_the_question_allows_is_refused(tmp_path, question, as_of, refused):
     path = tmp_path / "articles.jsonl"
