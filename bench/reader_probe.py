@@ -72,6 +72,9 @@ VARIANTS = [
     ("neighbours 0.7, 250 tokens, 8 sentences, short headings", "shipped", False, 250, 8, 1.1, (8, False), 0.7),
     ("neighbours 0.5, 250 tokens, 8 sentences", "shipped", False, 250, 8, 1.1, (12, True), 0.5),
     ("neighbours 0.7, 220 tokens, 7 sentences", "shipped", False, 220, 7, 1.1, (12, True), 0.7),
+    # fewer prompt tokens for the first-token target: headings are a third of the evidence's tokens
+    ("short headings, 180 tokens, 6 sentences", "shipped", False, 180, 6, 1.1, (6, False)),
+    ("no headings, 210 tokens, 7 sentences", "shipped", False, 210, 7, 1.1, (0, False)),
 ]
 
 

@@ -1,9 +1,11 @@
 """Conservative boilerplate removal: drop what is certainly not the story, keep the rest.
 
-Three rules, each aimed at something seen in real scraped news: a line that
-repeats inside one article (photo captions, teaser headings), trailing
-"Related stories" blocks, and short share/subscribe/footer lines. Anything that
-looks like a sentence of prose is kept even if it matches loosely.
+Four rules, each aimed at something seen in real scraped news: a photo caption
+that carries its credit ("… [Photo by …]", "(Photo by …/Getty Images)") goes with
+every copy of it; a line that repeats inside one article (captions, teaser
+headings) is kept once; trailing "Related stories" blocks and short
+share/subscribe/footer lines go. Anything that looks like a sentence of prose is
+kept even if it matches loosely.
 """
 
 from __future__ import annotations
@@ -74,7 +76,10 @@ def _is_boilerplate(line: str) -> bool:
 def clean_text(text: str) -> str:
     lines = normalize_text(text).split("\n")
     lines = _cut_trailer(lines)
-    seen: set[str] = set()
+    # A caption describes a photo, often of another day and place ("… in Geneva as part of trade
+    # talks … during May 2025" above a story about talks in Madrid): read as reporting, it answered
+    # "where are the talks held?" wrongly. The credit marks it; its uncredited copies go with it.
+    seen: set[str] = {_key(line) for line in lines if _CREDIT.search(line)}
     kept: list[str] = []
     after_repeat = False  # the previous non-empty line was a dropped repeat
     tail_start = len(lines) * 2 // 3

@@ -29,7 +29,7 @@ from langchain_core.output_parsers import StrOutputParser
 
 from . import extractive, local_model
 from .errors import LLMUnavailable
-from .evidence import format_evidence, word_key
+from .evidence import TITLE_WORDS, format_evidence, word_key
 from .prompt import ANSWER_PROMPT, CONDENSE_PROMPT, READER_PROMPT, format_context, format_history
 from .settings import Settings
 from .types import REFUSAL, EvidenceSentence, Passage
@@ -170,7 +170,7 @@ class ChatAnswerer(Answerer):
     schema = staticmethod(_schema)
 
     def evidence_text(self, reading: Reading) -> str:
-        return format_evidence(reading.evidence, reading.passages, title_words=12 if reading.settings.evidence_headings else 0)
+        return format_evidence(reading.evidence, reading.passages, title_words=TITLE_WORDS if reading.settings.evidence_headings else 0)
 
     def _bound(self, n: int):
         schema = self.schema(n)

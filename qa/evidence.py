@@ -106,10 +106,13 @@ def _context(sentence: str, sentences: list[str]) -> str:
     return sentences[i - 1] if i > 0 else ""
 
 
-def format_evidence(evidence: list[EvidenceSentence], passages: list[Passage], *, title_words: int = 12,
-                    outlet: bool = True) -> str:
-    """The reader's view: the numbered sentences, each article's under a line naming it (title,
-    outlet, date) unless ``title_words`` is 0.
+TITLE_WORDS = 6  # of an article's title in its heading: the whole title and the outlet were a third of the tokens
+
+
+def format_evidence(evidence: list[EvidenceSentence], passages: list[Passage], *, title_words: int = TITLE_WORDS,
+                    outlet: bool = False) -> str:
+    """The reader's view: the numbered sentences, each article's under a line naming it (the
+    title's first words and the date; the outlet too with ``outlet``) unless ``title_words`` is 0.
 
     Article headings go once per article, in the order their first sentence ranks
     (``QA_EVIDENCE_HEADINGS``: a title often says what its sentences leave to context, such as

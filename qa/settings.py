@@ -82,19 +82,21 @@ class Settings(BaseSettings):
     local_reader: Literal["structured", "free"] = "structured"  # free: the passage prompt with [n] markers
     max_answer_tokens: int = 256
     prompt_token_budget: int = 700  # passage tokens of the free-text prompt; ~45 tokens/s prompt speed on 2 cores
-    # evidence sentences the reader is given: 200 tokens held the answer as often as 250 on 60 dev
-    # questions (bench/evidence_probe.py) and read ≈1 s faster (bench/reader_levers.py)
-    evidence_token_budget: int = 200
+    # evidence sentences the reader is given: 180 tokens held the answer as often as 250 on 60 dev
+    # questions (bench/evidence_probe.py: 0.717, 200 tokens 0.700) and read ≈1 s faster
+    # (bench/reader_levers.py); with short headings, 60 dev questions scored 0.617 against 0.583
+    # for 200 tokens under full ones, the first answer token 0.7 s sooner (bench/reader_probe.py)
+    evidence_token_budget: int = 180
     evidence_sentences: int = 6  # at most this many of them
     # a sentence also scores this share of a neighbour's score when that neighbour restates the
     # question (qa.evidence.select). Off: on 60 dev questions (full corpus, 200 tokens) it scored
     # 0.600 against 0.583; lent by any neighbour, 0.667, but then a photo caption beside the seed's
     # lead sentence made the 1.5B answer "Geneva" for Madrid
     evidence_neighbour: float = 0.0
-    # each article's title, outlet and date above its sentences. Without them (and 240 tokens of
-    # sentences instead) 60 dev questions scored 0.617 against 0.583 and the first token came 0.3 s
-    # sooner, but the seed's "In which city are the talks being held?" got "Geneva" from a caption:
-    # the title ("… Talks … in Madrid") is what told the 1.5B where (bench/reader_probe.py)
+    # each article's title (its first 6 words) and date above its sentences: a third of the
+    # evidence's tokens with the whole title and the outlet. Without any (210 tokens of sentences,
+    # 7 at most) the first answer token came 1 s sooner, 4.16 s on 60 test questions, but 2 more
+    # were wrong (0.617 against 0.650) and the dev questions gained nothing (bench/reader_probe.py)
     evidence_headings: bool = True
     openai_structured: bool = True  # ask the endpoint for JSON (falls back to free text where unsupported)
     refuse_threshold: float = 0.35
