@@ -58,7 +58,7 @@ PROMPTS = {
 VARIANTS = [
     # name, prompt key, sentence number first, evidence tokens, evidence sentences, repeat penalty,
     # article headings (title words, 0 for none; the outlet named or not)[, neighbour share (qa.evidence.select)]
-    ("answer first (shipped), 200 tokens, 6 sentences, article headings", "shipped", False, 200, 6, 1.1, (12, True)),
+    ("answer first, 200 tokens, 6 sentences, whole headings with the outlet (the previous default)", "shipped", False, 200, 6, 1.1, (12, True)),
     ("sentence number first (previous)", "sentence-first", True, 200, 6, 1.1, (12, True)),
     ("no repeat penalty", "shipped", False, 200, 6, 1.0, (12, True)),
     ("question before and after the evidence", "question-first", False, 200, 6, 1.1, (12, True)),
@@ -73,7 +73,7 @@ VARIANTS = [
     ("neighbours 0.5, 250 tokens, 8 sentences", "shipped", False, 250, 8, 1.1, (12, True), 0.5),
     ("neighbours 0.7, 220 tokens, 7 sentences", "shipped", False, 220, 7, 1.1, (12, True), 0.7),
     # fewer prompt tokens for the first-token target: headings are a third of the evidence's tokens
-    ("short headings, 180 tokens, 6 sentences", "shipped", False, 180, 6, 1.1, (6, False)),
+    ("short headings, 180 tokens, 6 sentences (the default)", "shipped", False, 180, 6, 1.1, (6, False)),
     ("no headings, 210 tokens, 7 sentences", "shipped", False, 210, 7, 1.1, (0, False)),
 ]
 

@@ -435,3 +435,17 @@ def test_article_over_the_limit_is_rejected_before_embedding(tmp_path, monkeypat
     assert r.indexed == [] and r.chunks_added == 0
     assert index._embeddings is None, "the embedding model was loaded for a rejected article"
     assert index.count() == 0
+
+
+def test_vectors_do_not_depend_on_the_batch_size():
+    """A store embedded in batches of 32 is searched with queries and sentences embedded in batches
+    of 8 (the default since): padding must change nothing."""
+    import numpy as np
+
+    from qa.embeddings import OnnxSentenceEmbeddings
+
+    texts = ["Talks resume in Madrid.", "A much longer sentence about tariffs, export controls and the TikTok deadline "
+             "that the two delegations discussed for a second day.", "He Lifeng leads China's side.", "Short.", "x" * 900]
+    one = OnnxSentenceEmbeddings(batch_size=len(texts)).embed(texts)
+    for size in (1, 2, 8):
+        np.testing.assert_allclose(OnnxSentenceEmbeddings(batch_size=size).embed(texts), one, atol=1e-5)
