@@ -75,6 +75,8 @@ VARIANTS = [
     # fewer prompt tokens for the first-token target: headings are a third of the evidence's tokens
     ("short headings, 180 tokens, 6 sentences (the default)", "shipped", False, 180, 6, 1.1, (6, False)),
     ("no headings, 210 tokens, 7 sentences", "shipped", False, 210, 7, 1.1, (0, False)),
+    # settings of the model itself: a second copy of it is loaded
+    ("without flash attention (the previous default)", "shipped", False, 180, 6, 1.1, (6, False), 0.0, {"local_flash_attn": False}),
 ]
 
 
@@ -116,10 +118,15 @@ def main() -> int:
     out = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else {}
     for name, prompt_key, sentence_first, budget, sentences, penalty, headings, *rest in VARIANTS:
         neighbour = rest[0] if rest else 0.0
+        model_settings = rest[1] if len(rest) > 1 else {}
         if args.only and not (name in args.only.split("|") if "|" in args.only else any(p in name for p in args.only.split(","))):
             continue
         s = base_settings.model_copy(update={"evidence_token_budget": budget, "evidence_sentences": sentences})
-        answerer = variant_answerer(base, prompt_key, sentence_first, penalty, headings)
+        own = base
+        if model_settings:
+            own = resolve(base_settings.model_copy(update=model_settings))
+            own.warm_up()
+        answerer = variant_answerer(own, prompt_key, sentence_first, penalty, headings)
         rows = []
         for q, passages, embed, newest in got:
             ev = select(q.question, passages, embed, token_budget=budget, max_sentences=sentences, neighbour=neighbour)

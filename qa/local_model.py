@@ -155,7 +155,7 @@ def _fingerprint(path: Path) -> str:
 class LoadedModel:
     """A llama.cpp model with the lock that serialises every call into it."""
 
-    def __init__(self, key: str, path: Path, n_ctx: int, threads: int, prompt_lookup: int = 0):
+    def __init__(self, key: str, path: Path, n_ctx: int, threads: int, prompt_lookup: int = 0, flash_attn: bool = False):
         from llama_cpp import Llama
 
         self.key = key
@@ -172,6 +172,7 @@ class LoadedModel:
         self.llama = Llama(
             model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=512, verbose=False,
             draft_model=draft, logits_all=draft is not None,  # speculative decoding checks every drafted token's logits
+            flash_attn=flash_attn,
         )
         self._formatter = None
 
@@ -200,7 +201,9 @@ class LoadedModel:
     def _state_key(self, tokens: list[int]) -> str:
         import llama_cpp
 
-        h = hashlib.sha256(f"{_fingerprint(self.path)}|{self.llama.n_ctx()}|{llama_cpp.__version__}|".encode())
+        # flash attention lays the V cache out differently: a state is only for a context made alike
+        flash = self.llama.context_params.flash_attn_type
+        h = hashlib.sha256(f"{_fingerprint(self.path)}|{self.llama.n_ctx()}|{flash}|{llama_cpp.__version__}|".encode())
         h.update(",".join(map(str, tokens)).encode())
         return h.hexdigest()[:24]
 
@@ -258,15 +261,16 @@ _loaded: dict[tuple, LoadedModel] = {}
 _loaded_lock = threading.Lock()
 
 
-def load(key: str, cache_dir: Path, n_ctx: int = 4096, threads: int = 0, prompt_lookup: int = 0) -> LoadedModel:
+def load(key: str, cache_dir: Path, n_ctx: int = 4096, threads: int = 0, prompt_lookup: int = 0,
+         flash_attn: bool = False) -> LoadedModel:
     if importlib.util.find_spec("llama_cpp") is None:
         raise LLMUnavailable("llama-cpp-python is not installed; run `make install` (it builds it for this CPU).")
     path = model_file(key, cache_dir)
-    cache_key = (key, str(path), n_ctx, threads, prompt_lookup)
+    cache_key = (key, str(path), n_ctx, threads, prompt_lookup, flash_attn)
     with _loaded_lock:
         if cache_key not in _loaded:
             try:
-                _loaded[cache_key] = LoadedModel(key, path, n_ctx, threads, prompt_lookup)
+                _loaded[cache_key] = LoadedModel(key, path, n_ctx, threads, prompt_lookup, flash_attn)
             except Exception as exc:
                 raise LLMUnavailable(f"Could not load {spec_for(key).display} from {path}: {exc}") from exc
         return _loaded[cache_key]
