@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from .answerers import Draft
-from .citations import Checked, country_group, country_names, leader_conflict, numbers_in, check, content_terms, is_refusal, uncovered_names
+from .citations import MARKER, Checked, country_group, country_names, leader_conflict, numbers_in, check, content_terms, is_refusal, uncovered_names
 from .dates import UNDATED, parse_date, to_days
 from .prompt import addresses_reader
 from .timewords import freshness_limit
@@ -261,6 +261,13 @@ def _free_text(draft: Draft, question: str, evidence: list[EvidenceSentence], pa
     checked = check(draft.text or draft.raw, passages, question)
     if checked.refused and checked.flagged and evidence:
         checked = _quote_instead(checked, question, evidence, passages, threshold)
+    answer = MARKER.sub(" ", checked.text).strip(" .")
+    if not checked.refused and len(answer.split()) <= 6:
+        # a bare name ("[1] Scott Bessent") has no "leads the … delegation" for the check to weigh:
+        # read it as the answer to the question, like a structured reply
+        everything = " ".join([*(ev.shown for ev in evidence), *(p.text for p in passages)])
+        if leader_conflict(declarative(question, answer), everything):
+            return Verdict(REFUSAL, [], checked.flagged + [checked.text], True, checked.invalid_markers, checked.total_markers)
     return Verdict(checked.text, checked.citations, checked.flagged, checked.refused, checked.invalid_markers,
                    checked.total_markers)
 

@@ -114,6 +114,17 @@ def test_free_text_swapped_entity_is_still_refused(seeded):
     assert "Scott Bessent leads the Chinese" not in a.text
 
 
+@pytest.mark.parametrize("reply, refused", [
+    ("[1] Scott Bessent", True),  # the 0.5B behind an OpenAI-compatible server wrote this
+    ("Scott Bessent [1].", True),
+    ("[1] He Lifeng", False),
+])
+def test_free_text_bare_name_is_read_as_the_answer_to_the_question(seeded, reply, refused):
+    a = qa.ask("Who leads the Chinese delegation?", answerer=scripted(reply, structured="none"))
+    assert a.refused is refused, a.text
+    assert ("Bessent" in a.text) is False
+
+
 def test_evidence_is_a_few_numbered_sentences_under_the_budget(seeded, settings):
     sentences = _evidence("Who leads the Chinese delegation?")
     assert 1 <= len(sentences) <= settings.evidence_sentences
