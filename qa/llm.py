@@ -50,9 +50,7 @@ class LlamaCppChat(BaseChatModel):
         return "llama-cpp-local"
 
     def _loaded(self):
-        s = self.settings
-        return local_model.load(self.model_key, s.model_cache_dir, n_ctx=s.local_ctx, threads=s.local_threads,
-                                prompt_lookup=s.local_prompt_lookup, flash_attn=s.local_flash_attn)
+        return local_model.load_for(self.settings, self.model_key)
 
     def _messages(self, messages: list[BaseMessage]) -> list[dict]:
         roles = {"human": "user", "ai": "assistant", "system": "system"}

@@ -276,6 +276,13 @@ def load(key: str, cache_dir: Path, n_ctx: int = 4096, threads: int = 0, prompt_
         return _loaded[cache_key]
 
 
+def load_for(settings, key: str | None = None) -> LoadedModel:
+    """The loaded model these settings (``QA_LOCAL_*``) ask for: the one the local answerer reads with."""
+    return load(key or settings.local_model, settings.model_cache_dir, n_ctx=settings.local_ctx,
+                threads=settings.local_threads, prompt_lookup=settings.local_prompt_lookup,
+                flash_attn=settings.local_flash_attn)
+
+
 def unload_all() -> None:
     """Free every loaded model now (llama.cpp's own finaliser fails at interpreter exit)."""
     with _loaded_lock:

@@ -179,7 +179,7 @@ def test_eight_asks_local_model_serialised_by_its_lock(monkeypatch, seed_article
         QA_PROMPT_TOKEN_BUDGET=150, QA_LOCAL_THREADS=1)
     assert ingest.add([str(seed_article)]).indexed
     s = get_settings()
-    model = local_model.load("smollm2-135m", s.model_cache_dir, n_ctx=s.local_ctx, threads=s.local_threads)
+    model = local_model.load_for(s)  # the very instance the answerer reads with
 
     # count generations running inside llama.cpp at the same moment
     state = {"inside": 0, "peak": 0, "calls": 0}
