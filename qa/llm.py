@@ -69,14 +69,15 @@ class LlamaCppChat(BaseChatModel):
     def _deltas(self, model, messages, stop, kwargs) -> Iterator[str]:
         sampling = {"temperature": 0.0, "top_k": 1, "repeat_penalty": kwargs.get("repeat_penalty", 1.1),
                     "max_tokens": kwargs.get("max_tokens", self.settings.max_answer_tokens), "stop": stop, "stream": True}
-        if messages and messages[0].type == "system" and (prefix := model.chat_prompt(self._messages(messages[:1]))):
-            model.prime(prefix, self.settings.model_cache_dir / "prefix-states")
+        chat = self._messages(messages)
+        if chat and chat[0]["role"] == "system":
+            model.prime(chat[:1], self.settings.model_cache_dir / "prefix-states")
         response_format = kwargs.get("response_format")
         split = _forced_opening(response_format) if response_format else None
-        prompt = model.chat_prompt(self._messages(messages)) if split else None
+        prompt = model.chat_prompt(chat) if split else None
         if prompt is None:
             extra = {"response_format": response_format} if response_format else {}
-            for part in model.llama.create_chat_completion(messages=self._messages(messages), **sampling, **extra):
+            for part in model.llama.create_chat_completion(messages=chat, **sampling, **extra):
                 yield part["choices"][0].get("delta", {}).get("content") or ""
             return
         # The reply's opening is fixed by the schema ('{"answer":'): written into the prompt instead

@@ -176,9 +176,10 @@ class LoadedModel:
         )
         self._formatter = None
 
-    def prime(self, prefix: str, state_dir: Path | None) -> str:
-        """Have the KV cache hold ``prefix`` (the fixed start of every prompt: the system prompt)
-        before the first prompt of this process; returns what it did ("kept", "restored", "read").
+    def prime(self, messages: list[dict], state_dir: Path | None) -> str:
+        """Have the KV cache hold ``messages`` as the chat template writes them (the fixed start of
+        every prompt: the system prompt) before the first prompt of this process; returns what it
+        did ("kept", "restored", "read"; "" for a model without a chat template).
 
         llama.cpp reuses the longest common prefix of consecutive prompts, so within a process only
         the first prompt reads the system prompt (≈200 tokens, ≈3 s on two cores). Its state is kept
@@ -188,6 +189,9 @@ class LoadedModel:
         llama = self.llama
         if llama.n_tokens:
             return "kept"  # this process has read a prompt already; llama.cpp reuses the common prefix
+        prefix = self.chat_prompt(messages)
+        if prefix is None:
+            return ""
         tokens = llama.tokenize(prefix.encode(), add_bos=False, special=True)
         path = state_dir / f"{self.key}-{self._state_key(tokens)}.kv" if state_dir else None
         if path is not None and path.exists() and self._restore(path, tokens):

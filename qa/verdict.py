@@ -110,7 +110,7 @@ def _structured(draft: Draft, question: str, evidence: list[EvidenceSentence], p
     held = [ev for ev in held if not addresses_reader(ev.text)]
     # a person's country is read from every passage, not only the cited sentence: a caption ("Scott
     # Bessent and He Lifeng in Geneva …") names both without saying whose delegation is whose
-    everything = " ".join([*(ev.shown for ev in evidence), *(p.text for p in passages)])
+    everything = _all_text(evidence, passages)
     for ev in held:
         answer = expand_span(as_written(short, ev.text), ev.text)
         claim = declarative(question, answer)
@@ -254,6 +254,11 @@ def declarative(question: str, answer: str) -> str:
     return answer[:1].upper() + answer[1:] if answer[:1].islower() and not answer[:2].isupper() else answer
 
 
+def _all_text(evidence: list[EvidenceSentence], passages: list[Passage]) -> str:
+    """Every sentence shown and every passage, for facts no single sentence settles (whose country)."""
+    return " ".join([*(ev.shown for ev in evidence), *(p.text for p in passages)])
+
+
 # --- free-text drafts --------------------------------------------------------------------
 
 def _free_text(draft: Draft, question: str, evidence: list[EvidenceSentence], passages: list[Passage],
@@ -265,8 +270,7 @@ def _free_text(draft: Draft, question: str, evidence: list[EvidenceSentence], pa
     if not checked.refused and len(answer.split()) <= 6:
         # a bare name ("[1] Scott Bessent") has no "leads the … delegation" for the check to weigh:
         # read it as the answer to the question, like a structured reply
-        everything = " ".join([*(ev.shown for ev in evidence), *(p.text for p in passages)])
-        if leader_conflict(declarative(question, answer), everything):
+        if leader_conflict(declarative(question, answer), _all_text(evidence, passages)):
             return Verdict(REFUSAL, [], checked.flagged + [checked.text], True, checked.invalid_markers, checked.total_markers)
     return Verdict(checked.text, checked.citations, checked.flagged, checked.refused, checked.invalid_markers,
                    checked.total_markers)

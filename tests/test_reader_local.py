@@ -146,14 +146,14 @@ def test_the_system_prompts_state_is_kept_on_disk_for_the_next_process(tmp_path)
 
     first = fresh()
     prefix = first.chat_prompt(system)
-    assert first.prime(prefix, tmp_path) == "read"
-    assert first.prime(prefix, tmp_path) == "kept"
+    assert first.prime(system, tmp_path) == "read"
+    assert first.prime(system, tmp_path) == "kept"
     said = reply(first)
     first.llama.close()
     assert len(list(tmp_path.glob("*.kv"))) == 1
 
     second = fresh()
-    assert second.prime(prefix, tmp_path) == "restored"
+    assert second.prime(system, tmp_path) == "restored"
     assert list(second.llama._input_ids) == second.llama.tokenize(prefix.encode(), add_bos=False, special=True)
     assert reply(second) == said
     second.llama.close()
@@ -161,6 +161,6 @@ def test_the_system_prompts_state_is_kept_on_disk_for_the_next_process(tmp_path)
     for f in tmp_path.glob("*.kv"):
         f.write_bytes(b"not a state file")
     third = fresh()
-    assert third.prime(prefix, tmp_path) == "read"
+    assert third.prime(system, tmp_path) == "read"
     assert reply(third) == said
     third.llama.close()
