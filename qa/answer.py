@@ -3,7 +3,9 @@
 clean the question → condense a follow-up (the answerer's rule or its LLM) →
 retrieve passages → select evidence sentences (the Evidence event, within a
 second) → the answerer reads them (Token events) → :func:`qa.verdict.decide`
-cites, flags or refuses, for every answerer alike → the Answer.
+cites, flags or refuses, for every answerer alike → a refused structured answer
+sends the reader once more to the next best sentences (:func:`_second_look`) →
+the Answer.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import datetime as dt
 import re
 import time
 import unicodedata
+from dataclasses import replace
 from typing import Iterator
 
 import numpy as np
@@ -127,16 +130,53 @@ def stream(
                     first_token = time.perf_counter() - t0
                 yield Token(piece)
     assert draft is not None, f"{type(answerer).__name__}.read() ended without a Draft"
-    verdict = decide(draft, standalone, evidence, passages, settings.refuse_threshold,
-                     newest_days=newest_visible(index, filters) if passages else None)
+    newest = newest_visible(index, filters) if passages else None
+    verdict = decide(draft, standalone, evidence, passages, settings.refuse_threshold, newest_days=newest)
+    t_second = 0.0
+    if verdict.refused and draft.structured and settings.evidence_second_look:
+        t1 = time.perf_counter()
+        again = _second_look(answerer, reading, embed, focus, newest)
+        t_second = time.perf_counter() - t1
+        if again is not None:
+            draft, evidence, verdict = again
     total = time.perf_counter() - t0
     yield Answer(
         question=q, text=verdict.text, citations=verdict.citations, refused=verdict.refused, answerer=answerer.name,
         model=answerer.model, flagged=verdict.flagged, standalone_question=standalone, raw_text=draft.raw,
         passages=passages, evidence=evidence, invalid_markers=verdict.invalid_markers, total_markers=verdict.total_markers,
         timings={"condense": round(t_condense, 4), "retrieval": round(t_retrieval, 4), "evidence": round(t_evidence, 4),
-                 "first_token": round(first_token or total, 4), "total": round(total, 4)},
+                 "first_token": round(first_token or total, 4), "second_look": round(t_second, 4),
+                 "total": round(total, 4)},
     )
+
+
+def _second_look(answerer: Answerer, reading: Reading, embed, focus: str | None, newest: int | None):
+    """Read the next best sentences when the verdict refused an answer from the first ones.
+
+    The 1.5B never says "not stated": given six sentences without the answer it names something
+    from them, and the verdict refuses that. The answer is often the seventh to tenth best sentence
+    (too long for the budget, or sharing few of the question's words: "McDonald's cheese danish
+    goes on sale next week"). The second reading's text is not streamed (the first's may already be
+    on screen); the Answer carries it, its sentences numbered after the first ones. None when there
+    is nothing more to read or the second answer is refused too.
+    """
+    s = reading.settings
+    more = select(reading.standalone, reading.passages, embed, token_budget=s.evidence_token_budget,
+                  max_sentences=s.evidence_sentences, focus=focus, neighbour=s.evidence_neighbour, exclude=reading.evidence)
+    if not more:
+        return None
+    draft = None
+    for piece in answerer.read(replace(reading, evidence=more)):
+        if isinstance(piece, Draft):
+            draft = piece
+    if draft is None or not draft.structured:
+        return None
+    first = len(reading.evidence)
+    evidence = reading.evidence + [e.model_copy(update={"n": first + e.n}) for e in more]
+    if draft.sentence:
+        draft = replace(draft, sentence=first + draft.sentence)
+    verdict = decide(draft, reading.standalone, evidence, reading.passages, s.refuse_threshold, newest_days=newest)
+    return None if verdict.refused else (draft, evidence, verdict)
 
 
 def _memoised(embed):

@@ -22,8 +22,11 @@ _PRONOUN_START = re.compile(r"^[\"“‘(]?(he|she|they|it|its|his|her|their|thi
 
 
 def select(question: str, passages: list[Passage], embed, *, token_budget: int = 250, max_sentences: int = 8,
-           focus: str | None = None, neighbour: float = 0.0) -> list[EvidenceSentence]:
+           focus: str | None = None, neighbour: float = 0.0,
+           exclude: list[EvidenceSentence] = ()) -> list[EvidenceSentence]:
     """The best sentences, in score order, numbered 1..n, within ``token_budget`` tokens of text.
+
+    ``exclude``: sentences already read (a second look takes the next best, never these again).
 
     ``neighbour``: a sentence also scores this share of a neighbour's score when that neighbour
     holds most of the question's words (``RESTATES``). News questions are written from an
@@ -41,7 +44,7 @@ def select(question: str, passages: list[Passage], embed, *, token_budget: int =
         scored = _with_neighbours(scored, by_passage, neighbour, question_terms(question))
     picked: list[tuple[int, str, str, float]] = []  # passage, sentence, context, score
     used = 0
-    seen: set[str] = set()
+    seen: set[str] = {word_key(e.text) for e in exclude}
     for score, n, sentence in scored:
         if len(picked) >= max_sentences:
             break

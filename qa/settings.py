@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     # 7 at most) the first answer token came 1 s sooner, 4.16 s on 60 test questions, but 2 more
     # were wrong (0.617 against 0.650) and the dev questions gained nothing (bench/reader_probe.py)
     evidence_headings: bool = True
+    # when the verdict refuses the reader's answer, it reads the next best sentences once more
+    # before saying "the articles don't say" (qa.answer._second_look)
+    evidence_second_look: bool = True
     openai_structured: bool = True  # ask the endpoint for JSON (falls back to free text where unsupported)
     refuse_threshold: float = 0.35
 

@@ -181,6 +181,9 @@ def test_eval_end_to_end_extractive(tmp_path, eval_cache):
     assert s["made_unanswerable"]["gold_articles_removed"] == 5
     for key in ("q-bridge#made", "q-chess#made"):
         assert rows[key]["answers"] == [] and rows[key]["kind"] == "made_unanswerable"
+    # no remaining article says any removed answer, in any words: none can be answered right
+    assert all(r["right_from_remaining"] is False for k, r in rows.items() if k.endswith("#made"))
+    assert s["made_unanswerable_right_from_remaining"] == 0
     assert s["ingest_chunks_per_s"] > 0 and s["embed_chunks_per_s"] > 0
     assert "hit@5" in r["stdout"]
 

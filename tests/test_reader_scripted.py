@@ -8,6 +8,7 @@ never instead of them. The store, the embedding model and retrieval are real.
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -21,7 +22,10 @@ from qa.types import Answer, Evidence, Token
 
 
 def scripted(*replies: str, structured: str = "grammar") -> ChatAnswerer:
-    fake = GenericFakeChatModel(messages=iter([AIMessage(content=r) for r in replies]))
+    """The replies in order, the last one again for any further call (a refused answer sends the
+    reader to the next sentences: it reads the same reply there unless the test gives another)."""
+    fake = GenericFakeChatModel(messages=itertools.chain((AIMessage(content=r) for r in replies),
+                                                         itertools.repeat(AIMessage(content=replies[-1]))))
     return ChatAnswerer(fake, name="chat-model", model="scripted-fake", structured=structured, llm_condense=False)
 
 
@@ -403,3 +407,75 @@ def test_a_caption_naming_both_leaders_does_not_make_one_the_others():
         assert v.refused and not v.citations, v.text
     v = decide(Draft(raw="", sentence=2, short="Wei Anming"), q, ev, [p])
     assert not v.refused and v.citations[0].quote == lead
+
+
+HELM = {"url": "https://news.example/ferry-helm", "title": "Harbour ferry reopens after a month of repairs",
+        "published": "2025-06-20", "source": "Example News",
+        "text": "The harbour ferry reopened on Monday after a month of repairs to its hull. "
+                "Crowds lined the north pier as the reopened harbour ferry left on its first crossing. "
+                "The harbour ferry will now run every hour between the two piers. "
+                "At the helm stands Ingrid Solberg, who spent twenty years on northern routes. "
+                "Tickets cost the same as before the repairs."}
+HELM_Q = "Who captains the reopened harbour ferry?"
+
+
+def _two_looks(tmp_path, settings, second_look: bool = True):
+    """The HELM article in a store whose reader is given two sentences at a time; the two sets."""
+    from qa.evidence import select
+    from qa.index import Index
+
+    path = tmp_path / "helm.jsonl"
+    path.write_text(json.dumps(HELM) + "\n")
+    assert not ingest.add([str(path)]).failed
+    index = Index(settings.model_copy(update={"evidence_sentences": 2, "evidence_second_look": second_look}))
+    first = next(iter(qa.stream(HELM_Q, index=index, answerer=scripted(_reply(0, "")))))
+    second = select(HELM_Q, first.passages, index.embeddings.embed, token_budget=index.settings.evidence_token_budget,
+                    max_sentences=2, exclude=first.sentences)
+    # the precondition: the captain's sentence shares no word with the question but "who"
+    assert not any("Solberg" in s.text for s in first.sentences) and any("Solberg" in s.text for s in second)
+    return index, first.sentences, second
+
+
+def test_a_refused_answer_sends_the_reader_to_the_next_best_sentences(tmp_path, settings):
+    index, first, second = _two_looks(tmp_path, settings)
+    wrong = _reply(1, "Harbour Master")  # in no sentence: refused
+    right = _reply(_number_of(second, "Solberg"), "Ingrid Solberg")
+    events = list(qa.stream(HELM_Q, index=index, answerer=scripted(wrong, right)))
+    a = events[-1]
+    assert not a.refused and a.text == "Ingrid Solberg captains the reopened harbour ferry [1]." and a.raw_text == right
+    assert "Solberg" in a.citations[0].quote
+    # both readings' sentences are the answer's evidence, numbered on from the first ones
+    assert [e.text for e in a.evidence] == [e.text for e in first + second]
+    assert [e.n for e in a.evidence] == list(range(1, len(first) + len(second) + 1))
+    # the second reading is not streamed: what streamed came from the first (here nothing it vouched for)
+    assert "Solberg" not in "".join(e for e in events if isinstance(e, Token))
+    assert a.timings["second_look"] > 0
+
+
+def test_a_second_refusal_is_the_answer_and_the_evidence_stays_the_first(tmp_path, settings):
+    index, first, _ = _two_looks(tmp_path, settings)
+    a = qa.ask(HELM_Q, index=index, answerer=scripted(_reply(1, "Harbour Master")))
+    assert a.refused and a.text == "The articles don't say." and a.citations == []
+    assert [e.text for e in a.evidence] == [e.text for e in first]
+
+
+def test_the_second_look_can_be_turned_off(tmp_path, settings):
+    index, first, second = _two_looks(tmp_path, settings, second_look=False)
+    a = qa.ask(HELM_Q, index=index, answerer=scripted(_reply(1, "Harbour Master"),
+                                                      _reply(_number_of(second, "Solberg"), "Ingrid Solberg")))
+    assert a.refused and a.timings["second_look"] == 0
+
+
+def test_a_second_look_never_reads_a_sentence_again(seeded, settings):
+    from qa.evidence import select
+    from qa.index import get_index
+
+    q = "Who leads the Chinese delegation?"
+    ev = next(iter(qa.stream(q, answerer=scripted(_reply(0, "")))))
+    embed = get_index().embeddings.embed
+    more = select(q, ev.passages, embed, token_budget=settings.evidence_token_budget, max_sentences=6, exclude=ev.sentences)
+    assert more and not {s.text for s in more} & {s.text for s in ev.sentences}
+    assert all(s.n == i for i, s in enumerate(more, 1))
+    again = select(q, ev.passages, embed, token_budget=settings.evidence_token_budget, max_sentences=6,
+                   exclude=ev.sentences + more)
+    assert not {s.text for s in again} & {s.text for s in ev.sentences + more}

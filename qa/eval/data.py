@@ -20,6 +20,10 @@ class Question:
     choices: list[str] = field(default_factory=list)
     gold_urls: list[str] = field(default_factory=list)
     kind: str = "main"  # main | made_unanswerable | written_unanswerable
+    # a made-unanswerable question's answers before its gold articles were removed: an answer that
+    # matches them came from a remaining article that says it in other words (the rule that keeps
+    # a question matches the answer's text only)
+    removed_answers: list[str] = field(default_factory=list)
 
     @property
     def answerable(self) -> bool:

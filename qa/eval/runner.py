@@ -357,6 +357,9 @@ def _ask(system, q: Question, retrieval_only: bool, verbatim: bool) -> dict:
     rec["n_citations"] = n_cit
     rec["correct"] = M.is_correct(a["text"], a["refused"], n_cit, q.answers, q.choices, q.question)
     rec["correct_fair"] = M.is_correct(a["text"], a["refused"], n_cit, q.answers, q.choices, q.question, fair=True)
+    if q.removed_answers:
+        rec["right_from_remaining"] = not a["refused"] and M.is_correct(
+            a["text"], a["refused"], n_cit, q.removed_answers, q.choices, q.question, fair=True)
     if q.answers and a.get("evidence_text") is not None:
         # sentence selection on its own: was an answer-bearing sentence among those the reader got?
         rec["evidence_has_answer"] = any(M.text_contains(M.padded_norm(t), g) for t in a["evidence_text"] for g in q.answers)
@@ -382,7 +385,7 @@ def _made_unanswerable(questions: list[Question], selected: list[dict]) -> tuple
     for q in candidates:
         if not any(M.text_contains(t, a) for t in remaining for a in q.answers):
             made.append(Question(id=q.id, question=q.question, answers=[], date=q.date, choices=q.choices,
-                                 gold_urls=[], kind="made_unanswerable"))
+                                 gold_urls=[], kind="made_unanswerable", removed_answers=list(q.answers)))
     return made, {"made_candidates": len(candidates), "made_kept": len(made), "gold_articles_removed": len(gold)}
 
 
@@ -463,6 +466,7 @@ def summarize(results, cfg, build, emb_stats, embed_rate, made_info, answerer=No
         "made_unanswerable_n": len(made),
         "made_unanswerable_refusal_rate": _r(M.mean(r["refused"] for r in made)) if made else None,
         "made_unanswerable_correct": _r(M.mean(r["correct"] for r in made)) if made else None,
+        "made_unanswerable_right_from_remaining": sum(bool(r.get("right_from_remaining")) for r in made) if made else None,
         "written_unanswerable_n": len(written),
         "written_unanswerable_refusal_rate": _r(M.mean(r["refused"] for r in written)) if written else None,
         "written_unanswerable_correct": _r(M.mean(r["correct"] for r in written)) if written else None,
@@ -495,10 +499,12 @@ def print_table(out: Console, s: dict) -> None:
     t.add_column("value", justify="right")
     rows = [
         ("questions", s["n"]), ("hit@1", s["hit@1"]), ("hit@5", s["hit@5"]), ("hit@10", s["hit@10"]),
-        ("MRR@10", s["mrr@10"]), ("accuracy", s["accuracy"]), ("token F1", s["token_f1"]),
+        ("MRR@10", s["mrr@10"]), ("accuracy", s["accuracy"]), ("accuracy (fair choice mapping)", s["accuracy_fair"]),
+        ("token F1", s["token_f1"]),
         ("refusal rate (answerable)", s["refusal_rate"]),
         (f"verbatim subset (n={s['verbatim_n']}) accuracy", s["verbatim_accuracy"]),
         (f"made-unanswerable (n={s['made_unanswerable_n']}) refused", s["made_unanswerable_refusal_rate"]),
+        ("made-unanswerable answered right from a remaining article", s["made_unanswerable_right_from_remaining"]),
         (f"written-unanswerable (n={s['written_unanswerable_n']}) refused", s["written_unanswerable_refusal_rate"]),
         (f"citation validity ({s['citation_markers']} markers)", s["citation_validity"]),
         ("supported rate", s["supported_rate"]), ("citation gold rate", s["citation_gold_rate"]),

@@ -124,6 +124,7 @@ class OurSystem:
             "cited_sentences": cited, "flagged_sentences": len(a.flagged),
             "answer_s": a.timings.get("total"), "first_token_s": a.timings.get("first_token"),
             "evidence_s": a.timings.get("evidence"), "condense_s": a.timings.get("condense"),
+            "second_look_s": a.timings.get("second_look"),
             "evidence_urls": [a.passages[e.passage - 1].url for e in a.evidence] if a.evidence else [],
             "evidence_text": [e.text for e in a.evidence],
             "passage_urls": [p.url for p in a.passages],
