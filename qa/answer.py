@@ -28,7 +28,7 @@ from .index import Index, get_index
 from .retrieve import Filters, Fusion, newest_visible, retrieve
 from .settings import Settings
 from .types import REFUSAL, Answer, Evidence, Token
-from .verdict import decide
+from .verdict import could_pass, decide
 
 _ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 
@@ -132,11 +132,9 @@ def stream(
     assert draft is not None, f"{type(answerer).__name__}.read() ended without a Draft"
     newest = newest_visible(index, filters) if passages else None
     verdict = decide(draft, standalone, evidence, passages, settings.refuse_threshold, newest_days=newest)
-    t_second = 0.0
+    t_second = 0.0  # seconds of a second reading; 0 when there was none
     if verdict.refused and draft.structured and settings.evidence_second_look:
-        t1 = time.perf_counter()
-        again = _second_look(answerer, reading, embed, focus, newest)
-        t_second = time.perf_counter() - t1
+        again, t_second = _second_look(answerer, reading, embed, focus, newest)
         if again is not None:
             draft, evidence, verdict = again
     total = time.perf_counter() - t0
@@ -157,26 +155,32 @@ def _second_look(answerer: Answerer, reading: Reading, embed, focus: str | None,
     from them, and the verdict refuses that. The answer is often the seventh to tenth best sentence
     (too long for the budget, or sharing few of the question's words: "McDonald's cheese danish
     goes on sale next week"). The second reading's text is not streamed (the first's may already be
-    on screen); the Answer carries it, its sentences numbered after the first ones. None when there
-    is nothing more to read or the second answer is refused too.
+    on screen); the Answer carries it, its sentences numbered after the first ones.
+
+    Returns ((draft, evidence, verdict) or None, seconds spent reading): None when nothing more can
+    be read, or nothing read could pass the verdict, or the second answer is refused too.
     """
     s = reading.settings
+    if not could_pass(reading.standalone, reading.passages, newest):
+        return None, 0.0
     more = select(reading.standalone, reading.passages, embed, token_budget=s.evidence_token_budget,
                   max_sentences=s.evidence_sentences, focus=focus, neighbour=s.evidence_neighbour, exclude=reading.evidence)
     if not more:
-        return None
+        return None, 0.0
+    t0 = time.perf_counter()
     draft = None
     for piece in answerer.read(replace(reading, evidence=more)):
         if isinstance(piece, Draft):
             draft = piece
+    took = time.perf_counter() - t0
     if draft is None or not draft.structured:
-        return None
+        return None, took
     first = len(reading.evidence)
     evidence = reading.evidence + [e.model_copy(update={"n": first + e.n}) for e in more]
     if draft.sentence:
         draft = replace(draft, sentence=first + draft.sentence)
     verdict = decide(draft, reading.standalone, evidence, reading.passages, s.refuse_threshold, newest_days=newest)
-    return None if verdict.refused else (draft, evidence, verdict)
+    return (None if verdict.refused else (draft, evidence, verdict)), took
 
 
 def _memoised(embed):

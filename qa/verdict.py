@@ -53,7 +53,7 @@ def decide(draft: Draft, question: str, evidence: list[EvidenceSentence], passag
         # an answer about something else: the question names what no retrieved passage mentions
         # (all retrieved passages count: US news rarely writes "US" in the very sentence cited)
         # (a passage's title and date count: "the 2022 Emmy Awards" is covered by an article of 2022)
-        if uncovered_names(question, [f"{p.title} {p.published} {p.text}" for p in passages]):
+        if uncovered_names(question, _named_texts(passages)):
             return Verdict(REFUSAL, [], v.flagged + [v.text], True, v.invalid_markers, v.total_markers)
         if all(fresh.stale(c.published) for c in v.citations):
             note = f"{v.text} (from {v.citations[0].published}: older than “{fresh.phrase}” allows)"
@@ -61,6 +61,21 @@ def decide(draft: Draft, question: str, evidence: list[EvidenceSentence], passag
     if v.refused and not v.text:
         v.text = REFUSAL
     return v
+
+
+def _named_texts(passages: list[Passage]) -> list[str]:
+    return [f"{p.title} {p.published} {p.text}" for p in passages]
+
+
+def could_pass(question: str, passages: list[Passage], newest_days: int | None = None) -> bool:
+    """Whether any answer cited to these passages could pass :func:`decide`: not when the question
+    names what none of them mentions, nor when every one is older than the question allows. A
+    second reading of the same passages is skipped when it could only be refused (a question
+    about something the store does not hold is refused without reading twice)."""
+    if not passages or uncovered_names(question, _named_texts(passages)):
+        return False
+    fresh = Freshness(question, newest_days)
+    return not all(fresh.stale(p.published) for p in passages)
 
 
 class Freshness:

@@ -479,3 +479,25 @@ def test_a_second_look_never_reads_a_sentence_again(seeded, settings):
     again = select(q, ev.passages, embed, token_budget=settings.evidence_token_budget, max_sentences=6,
                    exclude=ev.sentences + more)
     assert not {s.text for s in again} & {s.text for s in ev.sentences + more}
+
+
+def test_no_second_look_where_no_answer_from_these_passages_could_pass(tmp_path, settings):
+    index, _, _ = _two_looks(tmp_path, settings)
+    q = "Who captains the reopened harbour ferry in Valparaiso?"  # no passage mentions Valparaiso
+    answerer = scripted(_reply(1, "Harbour Master"), _reply(2, "never read"))
+    a = qa.ask(q, index=index, answerer=answerer)
+    assert a.refused and a.citations == [] and a.timings["second_look"] == 0
+    assert next(answerer.chat.messages).content == _reply(2, "never read")  # the second reply still waits
+
+
+def test_could_pass_reads_names_and_dates_as_the_verdict_does():
+    from qa.dates import parse_date, to_days
+    from qa.verdict import could_pass
+
+    p = _passage("Harbour ferry reopens", "The harbour ferry reopened on Monday.", published="2025-01-10")
+    assert could_pass("Who captains the harbour ferry?", [p], newest_days=None)
+    assert not could_pass("Who captains the harbour ferry in Valparaiso?", [p])
+    assert not could_pass("Who captains the harbour ferry?", [])
+    newest = to_days(parse_date("2025-06-26"))
+    assert not could_pass("Who captained the harbour ferry this week?", [p], newest_days=newest)  # January is too old
+    assert could_pass("Who captained the harbour ferry?", [p], newest_days=newest)
