@@ -73,18 +73,23 @@ VARIANTS = [
     ("neighbours 0.5, 250 tokens, 8 sentences", "shipped", False, 250, 8, 1.1, (12, True), 0.5),
     ("neighbours 0.7, 220 tokens, 7 sentences", "shipped", False, 220, 7, 1.1, (12, True), 0.7),
     # fewer prompt tokens for the first-token target: headings are a third of the evidence's tokens
-    ("short headings, 180 tokens, 6 sentences (the default)", "shipped", False, 180, 6, 1.1, (6, False)),
+    ("short headings, 180 tokens, 6 sentences (dated: the previous default)", "shipped", False, 180, 6, 1.1, (6, False)),
     ("no headings, 210 tokens, 7 sentences", "shipped", False, 210, 7, 1.1, (0, False)),
     # settings of the model itself: a second copy of it is loaded
     ("without flash attention (the previous default)", "shipped", False, 180, 6, 1.1, (6, False), 0.0, {"local_flash_attn": False}),
+    # the heading's date is 10-12 of the model's tokens (a digit is a token), ≈40 of a question's ≈270
+    ("headings dated Sep 2 (no year), 180 tokens, 6 sentences", "shipped", False, 180, 6, 1.1, (6, False, "short")),
+    ("headings without dates, 180 tokens, 6 sentences (the default)", "shipped", False, 180, 6, 1.1, (6, False, "none")),
 ]
 
 
 def variant_answerer(base: ChatAnswerer, prompt_key: str, sentence_first: bool, repeat_penalty: float,
-                     headings: tuple[int, bool] = (12, True)) -> ChatAnswerer:
+                     headings: tuple = (12, True)) -> ChatAnswerer:
+    """``headings``: (title words, outlet named[, date style of qa.evidence.format_evidence])."""
     class Variant(ChatAnswerer):
         def evidence_text(self, reading):
-            return format_evidence(reading.evidence, reading.passages, title_words=headings[0], outlet=headings[1])
+            return format_evidence(reading.evidence, reading.passages, title_words=headings[0], outlet=headings[1],
+                                   dates=headings[2] if len(headings) > 2 else "iso")
 
         def _bound(self, n: int):
             return super()._bound(n).bind(repeat_penalty=repeat_penalty)
@@ -96,6 +101,55 @@ def variant_answerer(base: ChatAnswerer, prompt_key: str, sentence_first: bool, 
     return Variant(base.chat, name=base.name, model=base.model, structured=base.structured, llm_condense=False)
 
 
+def _model_tokens(answerer: ChatAnswerer, text: str) -> int:
+    """The evidence's length in the local model's own tokens (a digit is one token each)."""
+    return len(answerer.chat._loaded().llama.tokenize(text.encode(), add_bos=False))
+
+
+def _read_one(q, passages, embed, newest, s, answerer, budget, sentences, neighbour) -> dict:
+    ev = select(q.question, passages, embed, token_budget=budget, max_sentences=sentences, neighbour=neighbour)
+    t0 = time.perf_counter()
+    first = None
+    draft = None
+    reading = Reading(q.question, q.question, ev, passages, s)
+    for piece in answerer.read(reading):
+        if isinstance(piece, Draft):
+            draft = piece
+        elif piece and first is None:
+            first = time.perf_counter() - t0
+    total = time.perf_counter() - t0
+    v = decide(draft, q.question, ev, passages, s.refuse_threshold, newest_days=newest)
+    n = len(v.citations)
+    return {
+        "id": q.id, "raw": draft.raw, "text": v.text, "refused": v.refused,
+        "correct": M.is_correct(v.text, v.refused, n, q.answers, q.choices, q.question),
+        "correct_fair": M.is_correct(v.text, v.refused, n, q.answers, q.choices, q.question, fair=True),
+        "evidence_has_answer": any(M.text_contains(M.padded_norm(e.text), g) for e in ev for g in q.answers),
+        "first_s": first or total, "total_s": total,
+        "evidence_tokens": len(answerer.evidence_text(reading)) // 4,
+        "evidence_model_tokens": _model_tokens(answerer, answerer.evidence_text(reading)),
+    }
+
+
+def _report(name: str, rows: list[dict], out: dict, json_path: str | None) -> None:
+    summary = {
+        "n": len(rows),
+        "accuracy": round(statistics.mean(r["correct"] for r in rows), 3),
+        "accuracy_fair": round(statistics.mean(r["correct_fair"] for r in rows), 3),
+        "refused": round(statistics.mean(r["refused"] for r in rows), 3),
+        "evidence_has_answer": round(statistics.mean(r["evidence_has_answer"] for r in rows), 3),
+        "evidence_tokens_p50": statistics.median(r["evidence_tokens"] for r in rows),
+        "evidence_model_tokens_p50": statistics.median(r["evidence_model_tokens"] for r in rows),
+        "first_p50_s": round(statistics.median(r["first_s"] for r in rows), 2),
+        "total_p50_s": round(statistics.median(r["total_s"] for r in rows), 2),
+        "rows": rows,
+    }
+    out[name] = summary
+    print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in summary.items() if k != "rows"), flush=True)
+    if json_path:
+        Path(json_path).write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--questions", required=True)
@@ -103,6 +157,7 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=60)
     ap.add_argument("--only", help="run only the variants whose name contains one of these (comma-separated), or "
                                    "exactly these names (separated by |)")
+    ap.add_argument("--interleave", action="store_true", help="each question read by every variant in turn (for timing)")
     ap.add_argument("--json")
     args = ap.parse_args()
     base_settings = Settings(data_dir=Path(args.data_dir).expanduser(), llm="local")
@@ -116,6 +171,7 @@ def main() -> int:
     base = resolve(base_settings)
     base.warm_up()
     out = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else {}
+    chosen = []
     for name, prompt_key, sentence_first, budget, sentences, penalty, headings, *rest in VARIANTS:
         neighbour = rest[0] if rest else 0.0
         model_settings = rest[1] if len(rest) > 1 else {}
@@ -126,45 +182,21 @@ def main() -> int:
         if model_settings:
             own = resolve(base_settings.model_copy(update=model_settings))
             own.warm_up()
-        answerer = variant_answerer(own, prompt_key, sentence_first, penalty, headings)
-        rows = []
-        for q, passages, embed, newest in got:
-            ev = select(q.question, passages, embed, token_budget=budget, max_sentences=sentences, neighbour=neighbour)
-            t0 = time.perf_counter()
-            first = None
-            draft = None
-            reading = Reading(q.question, q.question, ev, passages, s)
-            for piece in answerer.read(reading):
-                if isinstance(piece, Draft):
-                    draft = piece
-                elif piece and first is None:
-                    first = time.perf_counter() - t0
-            total = time.perf_counter() - t0
-            v = decide(draft, q.question, ev, passages, s.refuse_threshold, newest_days=newest)
-            n = len(v.citations)
-            rows.append({
-                "id": q.id, "raw": draft.raw, "text": v.text, "refused": v.refused,
-                "correct": M.is_correct(v.text, v.refused, n, q.answers, q.choices, q.question),
-                "correct_fair": M.is_correct(v.text, v.refused, n, q.answers, q.choices, q.question, fair=True),
-                "evidence_has_answer": any(M.text_contains(M.padded_norm(e.text), g) for e in ev for g in q.answers),
-                "first_s": first or total, "total_s": total,
-                "evidence_tokens": len(answerer.evidence_text(reading)) // 4,
-            })
-        summary = {
-            "n": len(rows),
-            "accuracy": round(statistics.mean(r["correct"] for r in rows), 3),
-            "accuracy_fair": round(statistics.mean(r["correct_fair"] for r in rows), 3),
-            "refused": round(statistics.mean(r["refused"] for r in rows), 3),
-            "evidence_has_answer": round(statistics.mean(r["evidence_has_answer"] for r in rows), 3),
-            "evidence_tokens_p50": statistics.median(r["evidence_tokens"] for r in rows),
-            "first_p50_s": round(statistics.median(r["first_s"] for r in rows), 2),
-            "total_p50_s": round(statistics.median(r["total_s"] for r in rows), 2),
-            "rows": rows,
-        }
-        out[name] = summary
-        print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in summary.items() if k != "rows"), flush=True)
-        if args.json:
-            Path(args.json).write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n")
+        chosen.append((name, s, variant_answerer(own, prompt_key, sentence_first, penalty, headings), budget, sentences, neighbour))
+    rows_of = {name: [] for name, *_ in chosen}
+    # --interleave: each question read by every variant in turn, so the machine's drift (the same
+    # prompt read in 3.1 to 4.0 s within a minute here) falls on all variants alike; the order turns
+    # round every question, since llama.cpp reuses the prompt prefix the variant before left behind
+    order = ([[(c, g)] for i, g in enumerate(got) for c in (chosen if i % 2 == 0 else chosen[::-1])]
+             if args.interleave else [[(c, g) for g in got] for c in chosen])
+    for batch in order:
+        for (name, s, answerer, budget, sentences, neighbour), (q, passages, embed, newest) in batch:
+            rows_of[name].append(_read_one(q, passages, embed, newest, s, answerer, budget, sentences, neighbour))
+            if not args.interleave and len(rows_of[name]) == len(got):
+                _report(name, rows_of[name], out, args.json)
+    if args.interleave:
+        for name, *_ in chosen:
+            _report(name, rows_of[name], out, args.json)
     return 0
 
 

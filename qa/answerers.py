@@ -170,7 +170,9 @@ class ChatAnswerer(Answerer):
     schema = staticmethod(_schema)
 
     def evidence_text(self, reading: Reading) -> str:
-        return format_evidence(reading.evidence, reading.passages, title_words=TITLE_WORDS if reading.settings.evidence_headings else 0)
+        s = reading.settings
+        return format_evidence(reading.evidence, reading.passages, title_words=TITLE_WORDS if s.evidence_headings else 0,
+                               dates=s.evidence_heading_dates)
 
     def _bound(self, n: int):
         schema = self.schema(n)

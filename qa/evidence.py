@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from .citations import content_terms, split_sentences
+from .dates import parse_date
 from .extractive import question_terms, score_sentences
 from .types import EvidenceSentence, Passage
 
@@ -112,10 +113,22 @@ def _context(sentence: str, sentences: list[str]) -> str:
 TITLE_WORDS = 6  # of an article's title in its heading: the whole title and the outlet were a third of the tokens
 
 
+def _heading_date(published: str, style: str) -> str:
+    """A date as the heading writes it: ISO ("2022-09-02", 10 of the model's tokens: a digit is one),
+    "short" ("Sep 2", 3 tokens, no year) or "none"."""
+    if not published or style == "none":
+        return ""
+    if style == "short":
+        day = parse_date(published)
+        return f"{day:%b} {day.day}" if day else published
+    return published
+
+
 def format_evidence(evidence: list[EvidenceSentence], passages: list[Passage], *, title_words: int = TITLE_WORDS,
-                    outlet: bool = False) -> str:
+                    outlet: bool = False, dates: str = "none") -> str:
     """The reader's view: the numbered sentences, each article's under a line naming it (the
-    title's first words and the date; the outlet too with ``outlet``) unless ``title_words`` is 0.
+    title's first words; the date with ``dates`` "iso" or "short", the outlet with ``outlet``)
+    unless ``title_words`` is 0.
 
     Article headings go once per article, in the order their first sentence ranks
     (``QA_EVIDENCE_HEADINGS``: a title often says what its sentences leave to context, such as
@@ -131,7 +144,7 @@ def format_evidence(evidence: list[EvidenceSentence], passages: list[Passage], *
     for p_n, sentences in groups.items():
         p = passages[p_n - 1]
         title = " ".join(clean_for_prompt(p.title).split()[:title_words])
-        meta = ", ".join(x for x in (clean_for_prompt(p.source) if outlet else "", p.published) if x)
+        meta = ", ".join(x for x in (clean_for_prompt(p.source) if outlet else "", _heading_date(p.published, dates)) if x)
         head = f"Article: {title}" + (f" ({meta})" if meta else "")
         if title_words and head not in seen_titles:
             lines.append(head)

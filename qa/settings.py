@@ -104,6 +104,12 @@ class Settings(BaseSettings):
     # 7 at most) the first answer token came 1 s sooner, 4.16 s on 60 test questions, but 2 more
     # were wrong (0.617 against 0.650) and the dev questions gained nothing (bench/reader_probe.py)
     evidence_headings: bool = True
+    # the date in each heading: "iso" (2022-09-02), "short" (Sep 2) or "none". An ISO date is 10 of
+    # the model's tokens (a digit is one), ≈35 of a question's ≈200 evidence tokens. On 60 dev
+    # questions without dates: the same accuracy (58 of 60 shown answers identical), 170 tokens
+    # instead of 201, the first answer token 0.6 s sooner (bench/reader_probe.py). Which article is
+    # too old for "this week" is the verdict's to say (qa.verdict.Freshness), not the reader's.
+    evidence_heading_dates: Literal["iso", "short", "none"] = "none"
     # when the verdict refuses the reader's answer, it reads the next best sentences once more
     # before saying "the articles don't say" (qa.answer._second_look)
     evidence_second_look: bool = True

@@ -257,7 +257,20 @@ def expand_span(short: str, sentence: str) -> str:
         hi += 1
     start = min(start, tokens[lo].start())
     end = max(end, tokens[hi].end())
-    return sentence[start:end].rstrip(".,;:")
+    return _trim(sentence[start:end])
+
+
+_OPENERS, _CLOSERS = "\"“‘'(", "\"”’'),.;:!?"
+
+
+def _trim(span: str) -> str:
+    """A span cut at whitespace without the punctuation and quotes around it ('Hurricane Fiona,"'
+    from '… Hurricane Fiona," said …'); a bracket stays where its partner is inside ("Test (DART)")."""
+    while span and span[-1] in _CLOSERS and not (span[-1] == ")" and span.count("(") >= span.count(")")):
+        span = span[:-1]
+    while span and span[0] in _OPENERS and not (span[0] == "(" and span.count(")") >= span.count("(")):
+        span = span[1:]
+    return span
 
 
 def declarative(question: str, answer: str) -> str:

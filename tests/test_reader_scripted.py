@@ -151,6 +151,12 @@ def test_span_expansion_and_declarative_answer():
     s = "Britain's Prince William opened the new wing at Columbia University on Friday."
     assert expand_span("William", s) == "Prince William"
     assert expand_span("Columbia", s) == "Columbia University"
+    # the words around a span lose their quotes and punctuation, a bracket keeps its partner
+    assert expand_span("Fiona", 'The storm, named Hurricane Fiona," officials said.') == "Hurricane Fiona"
+    assert expand_span("Redirection", "It was the Double Asteroid Redirection Test (DART) mission.") == "Double Asteroid Redirection Test"
+    from qa.verdict import _trim
+    assert _trim('"Hurricane Fiona,"') == "Hurricane Fiona" and _trim("(DART") == "DART"
+    assert _trim("Redirection Test (DART).") == "Redirection Test (DART)"
     assert declarative("Who opened the new wing?", "Prince William") == "Prince William opened the new wing."
     assert declarative("Who did the prince meet?", "the dean") == "The dean"
 
@@ -369,7 +375,22 @@ def test_the_reader_sees_article_headings_unless_turned_off(settings):
     headed = reader.evidence_text(Reading("How many?", "How many?", ev, [p], settings))
     plain = reader.evidence_text(Reading("How many?", "How many?", ev, [p], settings.model_copy(update={"evidence_headings": False})))
     assert plain == "[1] The Aurora carries 200 passengers."
-    assert headed.splitlines() == ["Article: Harbour line launches electric ferry (2025-06-20)", plain]
+    assert headed.splitlines() == ["Article: Harbour line launches electric ferry", plain]
+    dated = reader.evidence_text(Reading("How many?", "How many?", ev, [p], settings.model_copy(update={"evidence_heading_dates": "iso"})))
+    assert dated.splitlines()[0] == "Article: Harbour line launches electric ferry (2025-06-20)"
+
+
+def test_a_headings_date_can_be_written_short_or_left_out():
+    from qa.evidence import format_evidence
+    from qa.types import EvidenceSentence
+
+    p = _passage("Harbour line launches electric ferry", "The Aurora carries 200 passengers.", published="2025-06-02")
+    undated = _passage("Harbour line launches electric ferry", "The Aurora carries 200 passengers.", published="")
+    ev = [EvidenceSentence(n=1, passage=1, text=p.text, score=0.9)]
+    assert format_evidence(ev, [p], dates="iso").splitlines()[0] == "Article: Harbour line launches electric ferry (2025-06-02)"
+    assert format_evidence(ev, [p], dates="short").splitlines()[0] == "Article: Harbour line launches electric ferry (Jun 2)"
+    assert format_evidence(ev, [p], dates="none").splitlines()[0] == "Article: Harbour line launches electric ferry"
+    assert format_evidence(ev, [undated], dates="short").splitlines()[0] == "Article: Harbour line launches electric ferry"
 
 
 def test_the_sentence_beside_one_that_restates_the_question_is_evidence_too():
