@@ -73,13 +73,13 @@ VARIANTS = [
     ("neighbours 0.5, 250 tokens, 8 sentences", "shipped", False, 250, 8, 1.1, (12, True), 0.5),
     ("neighbours 0.7, 220 tokens, 7 sentences", "shipped", False, 220, 7, 1.1, (12, True), 0.7),
     # fewer prompt tokens for the first-token target: headings are a third of the evidence's tokens
-    ("short headings, 180 tokens, 6 sentences (dated: the previous default)", "shipped", False, 180, 6, 1.1, (6, False)),
+    ("short headings, 180 tokens, 6 sentences (dated: the default)", "shipped", False, 180, 6, 1.1, (6, False)),
     ("no headings, 210 tokens, 7 sentences", "shipped", False, 210, 7, 1.1, (0, False)),
     # settings of the model itself: a second copy of it is loaded
     ("without flash attention (the previous default)", "shipped", False, 180, 6, 1.1, (6, False), 0.0, {"local_flash_attn": False}),
     # the heading's date is 10-12 of the model's tokens (a digit is a token), ≈40 of a question's ≈270
     ("headings dated Sep 2 (no year), 180 tokens, 6 sentences", "shipped", False, 180, 6, 1.1, (6, False, "short")),
-    ("headings without dates, 180 tokens, 6 sentences (the default)", "shipped", False, 180, 6, 1.1, (6, False, "none")),
+    ("headings without dates, 180 tokens, 6 sentences", "shipped", False, 180, 6, 1.1, (6, False, "none")),
 ]
 
 

@@ -125,7 +125,7 @@ def _heading_date(published: str, style: str) -> str:
 
 
 def format_evidence(evidence: list[EvidenceSentence], passages: list[Passage], *, title_words: int = TITLE_WORDS,
-                    outlet: bool = False, dates: str = "none") -> str:
+                    outlet: bool = False, dates: str = "iso") -> str:
     """The reader's view: the numbered sentences, each article's under a line naming it (the
     title's first words; the date with ``dates`` "iso" or "short", the outlet with ``outlet``)
     unless ``title_words`` is 0.
