@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from .answerers import Draft
-from .citations import MARKER, Checked, country_group, country_names, leader_conflict, numbers_in, check, content_terms, is_refusal, uncovered_names
+from .citations import MARKER, STOP, Checked, country_group, country_names, leader_conflict, numbers_in, check, content_terms, is_refusal, uncovered_names
 from .dates import UNDATED, parse_date, to_days
 from .prompt import addresses_reader
 from .timewords import freshness_limit
@@ -267,25 +267,30 @@ _CAP = re.compile(r"[A-Z][\w’'.&-]*")
 
 
 def expand_span(short: str, sentence: str) -> str:
-    """A one-word answer as the sentence names it in full: "William" → "Prince William", "Columbia" →
-    "Columbia University" (adjacent capitalised words, up to three; never the sentence's first word)."""
+    """An answer as the sentence names it in full: up to three capitalised words before it ("Ron
+    DeSantis" → "Florida Gov. Ron DeSantis", "Times Square" → "New York City's Times Square",
+    "William" → "Prince William"), and after a lone word ("Columbia" → "Columbia University"); not a
+    sentence's opening "The" or "In". An answer that is part of a word stays as given ("Colombia" in
+    "Colombian": the country asked for, not the adjective)."""
     span = find_span(short, sentence)
-    if span is None or not short[:1].isupper() or len(short.split()) > 1:
-        # a name given in full ("He Lifeng") stays as given: only a lone word is completed
-        return sentence[span[0]:span[1]] if span else short
+    if span is None:
+        return short
     start, end = span
+    inside_word = (start > 0 and sentence[start - 1].isalnum()) or (end < len(sentence) and sentence[end].isalnum())
+    if inside_word or not short[:1].isupper():
+        return sentence[start:end]
     tokens = list(re.finditer(r"\S+", sentence))
     idx = [i for i, t in enumerate(tokens) if t.start() < end and t.end() > start]
-    if not idx:
-        return short
     lo, hi = idx[0], idx[-1]
-    while lo > 1 and lo - idx[0] < 3 and _CAP.fullmatch(tokens[lo - 1].group().rstrip(",")) and not tokens[lo - 1].group().endswith(","):
+    while lo > 0 and idx[0] - lo < 3 and _CAP.fullmatch(tokens[lo - 1].group()) and not tokens[lo - 1].group().endswith(",") \
+            and not (lo == 1 and tokens[0].group().lower() in STOP):  # "The", "In" open a sentence, not a name
         lo -= 1
-    while hi + 1 < len(tokens) and hi - idx[-1] < 3 and _CAP.fullmatch(tokens[hi + 1].group().rstrip(".,;:")) \
-            and not tokens[hi].group().endswith((",", ";", ":")):
-        hi += 1
-    start = min(start, tokens[lo].start())
-    end = max(end, tokens[hi].end())
+    if len(short.split()) == 1:  # a name given in full ("He Lifeng") is not continued
+        while hi + 1 < len(tokens) and hi - idx[-1] < 3 and _CAP.fullmatch(tokens[hi + 1].group().rstrip(".,;:")) \
+                and not tokens[hi].group().endswith((",", ";", ":")):
+            hi += 1
+    start = tokens[lo].start() if lo < idx[0] else start
+    end = tokens[hi].end() if hi > idx[-1] else end
     return _trim(sentence[start:end])
 
 

@@ -56,7 +56,7 @@ def test_structured_answer_is_composed_and_cited_by_construction(seeded):
     assert isinstance(events[0], Evidence) and isinstance(events[-1], Answer)
     assert "".join(e for e in events if isinstance(e, Token)) == "He Lifeng"  # the answer streams, not the JSON
     a = events[-1]
-    assert not a.refused and a.text == "He Lifeng leads the Chinese delegation [1]."
+    assert not a.refused and a.text == "Chinese Vice Premier He Lifeng leads the Chinese delegation [1]."
     assert len(a.citations) == 1 and a.citations[0].article_id == seeded
     c = a.citations[0]
     assert c.answer_span and c.quote[c.answer_span[0]:c.answer_span[1]].endswith("He Lifeng")
@@ -149,8 +149,19 @@ def test_span_expansion_and_declarative_answer():
     from qa.verdict import declarative, expand_span
 
     s = "Britain's Prince William opened the new wing at Columbia University on Friday."
-    assert expand_span("William", s) == "Prince William"
+    assert expand_span("William", s) == "Britain's Prince William"
     assert expand_span("Columbia", s) == "Columbia University"
+    # a name of several words gains the capitalised words before it (a title, a place), not after
+    assert expand_span("Ron DeSantis", "Florida Gov. Ron DeSantis, a Republican, claimed credit.") == "Florida Gov. Ron DeSantis"
+    assert expand_span("Times Square", "It covers New York City's Times Square and the subway.") == "New York City's Times Square"
+    assert expand_span("He Lifeng", "He Lifeng Vice Premier said so.") == "He Lifeng"
+    # not a sentence's opening function word, not across a comma, not past three words
+    assert expand_span("Dana Ruiz", "The Mayor Dana Ruiz spoke.") == "Mayor Dana Ruiz"
+    assert expand_span("Dana Ruiz", "In Valley Post, Dana Ruiz spoke.") == "Dana Ruiz"
+    assert expand_span("Ruiz", "Then A B C D Ruiz spoke.") == "B C D Ruiz"
+    # part of a word stays as given: the country asked for, not its adjective
+    assert expand_span("Colombia", "Colombian officials said the vote was fair.") == "Colombia"
+    assert expand_span("Mississippi", "It is Mississippi’s capital.") == "Mississippi"
     # the words around a span lose their quotes and punctuation, a bracket keeps its partner
     assert expand_span("Fiona", 'The storm, named Hurricane Fiona," officials said.') == "Hurricane Fiona"
     assert expand_span("Redirection", "It was the Double Asteroid Redirection Test (DART) mission.") == "Double Asteroid Redirection Test"
