@@ -2,7 +2,8 @@
 
 clean the question → condense a follow-up (the answerer's rule or its LLM) →
 retrieve passages → select evidence sentences (the Evidence event, within a
-second) → the answerer reads them (Token events) → :func:`qa.verdict.decide`
+second) → the answerer reads them (Token events; a structured reader's answer shows
+once written, if the verdict would keep it) → :func:`qa.verdict.decide`
 cites, flags or refuses, for every answerer alike → a refused structured answer
 sends the reader once more to the next best sentences (:func:`_second_look`) →
 the Answer.
@@ -21,7 +22,7 @@ import numpy as np
 
 from langchain_core.language_models.chat_models import BaseChatModel
 
-from .answerers import Answerer, Draft, Reading, resolve
+from .answerers import Answerer, Draft, Proposed, Reading, resolve
 from .dates import parse_date, require_date
 from .evidence import select
 from .index import Index, get_index
@@ -115,6 +116,7 @@ def stream(
     t_evidence = time.perf_counter() - t0
     first_token = None
     draft = None
+    newest = newest_visible(index, filters) if passages else None
     if not passages:
         draft = Draft(raw=REFUSAL, text=REFUSAL)
         first_token = time.perf_counter() - t0
@@ -125,12 +127,13 @@ def stream(
         for piece in answerer.read(reading):
             if isinstance(piece, Draft):
                 draft = piece
+            elif isinstance(piece, Proposed) and not _kept(piece, standalone, evidence, passages, newest):
+                continue
             elif piece:
                 if first_token is None:
                     first_token = time.perf_counter() - t0
                 yield Token(piece)
     assert draft is not None, f"{type(answerer).__name__}.read() ended without a Draft"
-    newest = newest_visible(index, filters) if passages else None
     verdict = decide(draft, standalone, evidence, passages, settings.refuse_threshold, newest_days=newest)
     t_second = 0.0  # seconds of a second reading; 0 when there was none
     if verdict.refused and draft.structured and settings.evidence_second_look:
@@ -146,6 +149,14 @@ def stream(
                  "first_token": round(first_token or total, 4), "second_look": round(t_second, 4),
                  "total": round(total, 4)},
     )
+
+
+def _kept(short: str, question: str, evidence, passages, newest: int | None) -> bool:
+    """Whether a structured reader's complete short answer may show before its sentence number
+    comes: the verdict keeps it cited to whichever evidence sentence holds it. What the model
+    writes cannot reach the screen before that (it once copied a held-out instruction out whole:
+    tests/test_injection.py); the final verdict, on the whole reply, still decides the Answer."""
+    return not decide(Draft(raw="", sentence=1, short=short), question, evidence, passages, newest_days=newest).refused
 
 
 def _second_look(answerer: Answerer, reading: Reading, embed, focus: str | None, newest: int | None):

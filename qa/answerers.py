@@ -29,7 +29,7 @@ from langchain_core.output_parsers import StrOutputParser
 
 from . import extractive, local_model
 from .errors import LLMUnavailable
-from .evidence import TITLE_WORDS, format_evidence, word_key
+from .evidence import TITLE_WORDS, format_evidence
 from .prompt import ANSWER_PROMPT, CONDENSE_PROMPT, READER_PROMPT, format_context, format_history
 from .settings import Settings
 from .types import REFUSAL, EvidenceSentence, Passage
@@ -53,6 +53,11 @@ class Draft:
     @property
     def structured(self) -> bool:
         return self.sentence is not None
+
+
+class Proposed(str):
+    """A structured reader's short answer, once its string is complete and before the sentence
+    number follows: :func:`qa.answer.stream` shows it only if the verdict would keep it."""
 
 
 @dataclass
@@ -109,8 +114,9 @@ def _schema(n: int) -> dict:
     # accuracy lever measured (dev 60: 0.533 → 0.600, test 60: 0.567 → 0.667, bench/reader_probe.py).
     # Its risk (the 1.5B copied an injected "the response should be X" into its streamed answer,
     # tests/test_injection.py) is closed three ways: a sentence telling its reader what to answer
-    # never reaches the evidence (qa.prompt.addresses_reader, via strip_instructions), only words
-    # that stand in an evidence sentence stream (_vouched), and the verdict checks the rest. The
+    # never reaches the evidence (qa.prompt.addresses_reader, via strip_instructions), nothing
+    # streams before the whole answer is written and the verdict keeps it, and the verdict checks
+    # the final reply. The
     # sentence-first shape obeyed such a sentence too (bench/ROBUSTNESS.md): the shape is no defence.
     return {
         "type": "object",
@@ -186,20 +192,13 @@ class ChatAnswerer(Answerer):
     def _read_structured(self, reading: Reading):
         chain = self.reader_prompt | self._bound(len(reading.evidence)) | StrOutputParser()
         inputs = {"evidence": self.evidence_text(reading), "question": reading.question}
-        raw, shown, held = "", "", False
-        sources = [word_key(s.text) for s in reading.evidence]
+        raw, proposed = "", False
         try:
             for piece in chain.stream(inputs):
                 raw += piece
-                partial = _partial_answer(raw)
-                if partial is None or held:
-                    continue
-                vouched = _vouched(partial, _answer_closed(raw), sources)
-                if not vouched.startswith(shown):
-                    held = True  # the answer left the evidence's words: the rest waits for the verdict
-                elif len(vouched) > len(shown):
-                    yield vouched[len(shown):]
-                    shown = vouched
+                if not proposed and _answer_closed(raw):
+                    proposed = True
+                    yield Proposed(_partial_answer(raw) or "")
         except LLMUnavailable:
             raise
         except Exception as exc:
@@ -234,20 +233,6 @@ class ChatAnswerer(Answerer):
             raise llm_error(exc, self) from exc
         raw = "".join(parts)
         yield Draft(raw=raw, text=raw)
-
-
-def _vouched(partial: str, closed: bool, sources: list[str]) -> str:
-    """The longest run of whole words from the start of the streamed answer that stands word for
-    word in one evidence sentence: what may reach the screen before the verdict. A word still being
-    written is not shown ("Mar" could become "March" or "Marlowe")."""
-    cut = len(partial) if closed else max(partial.rfind(" "), 0)
-    text = partial[:cut].rstrip()
-    while text:
-        words = word_key(text)
-        if not words or any(re.search(rf"(?<!\w){re.escape(words)}(?!\w)", s) for s in sources):
-            return text if words else ""
-        text = text[: max(text.rfind(" "), 0)].rstrip()
-    return ""
 
 
 def _answer_closed(raw: str) -> bool:

@@ -318,20 +318,39 @@ def test_a_sentence_that_prescribes_the_answer_supports_nothing():
     assert not v.refused and v.citations[0].quote == news
 
 
-def test_only_words_an_evidence_sentence_holds_stream_before_the_verdict(seeded):
+def test_only_an_answer_the_verdict_keeps_streams_before_the_reply_ends(seeded):
     q = "Who leads the Chinese delegation?"
     n = _number_of(_evidence(q), "He Lifeng")
-    # the scripted model streams word by word: the first word shows before the reply ends
+    # the scripted model streams word by word: the whole answer shows once written, before the
+    # sentence number that ends the reply
     events = list(qa.stream(q, answerer=scripted(_reply(n, "He Lifeng"))))
     tokens = [str(e) for e in events if isinstance(e, Token)]
-    assert tokens[0] == "He" and "".join(tokens) == "He Lifeng"
-    # words no evidence sentence holds never reach the screen; the verdict then refuses
-    events = list(qa.stream(q, answerer=scripted(_reply(n, "Marlowe Quince of Vantor"))))
-    assert not [e for e in events if isinstance(e, Token)]
-    assert events[-1].refused
-    # a run that starts in the evidence and leaves it stops where it leaves
-    events = list(qa.stream(q, answerer=scripted(_reply(n, "He Lifeng and Marlowe Quince"))))
-    assert "".join(e for e in events if isinstance(e, Token)) == "He Lifeng"
+    assert tokens == ["He Lifeng"]
+    # an answer the verdict would refuse never reaches the screen: words no evidence sentence
+    # holds, another country's leader, a sentence copied out whole, a run that leaves the evidence
+    whole = next(s.text for s in _evidence(q) if "He Lifeng" in s.text).rstrip(".")
+    for reply in ("Marlowe Quince of Vantor", "Scott Bessent", whole, "He Lifeng and Marlowe Quince"):
+        events = list(qa.stream(q, answerer=scripted(_reply(n, reply))))
+        assert not [e for e in events if isinstance(e, Token)], reply
+        assert events[-1].refused, reply
+
+
+def test_the_reader_proposes_its_answer_as_soon_as_the_string_closes(seeded):
+    """The answer is proposed inside the reply's stream (the generator pauses there, the sentence
+    number still to be read), then the Draft of the whole reply follows."""
+    from qa.answerers import Draft, Proposed, Reading
+    from qa.index import get_index
+
+    q = "Who leads the Chinese delegation?"
+    first = next(iter(qa.stream(q, answerer=scripted('{"answer": "", "sentence": 0}'))))
+    n = _number_of(first.sentences, "He Lifeng")
+    reading = Reading(question=q, standalone=q, evidence=first.sentences, passages=first.passages,
+                      settings=get_index().settings)
+    pieces = scripted('{"answer": "He Lifeng", "sentence": ' + str(n) + '}').read(reading)
+    proposed = next(pieces)
+    assert isinstance(proposed, Proposed) and proposed == "He Lifeng"
+    rest = list(pieces)
+    assert len(rest) == 1 and isinstance(rest[0], Draft) and rest[0].sentence == n
 
 
 def test_a_sentence_that_prescribes_the_answer_never_reaches_the_evidence(tmp_path):
