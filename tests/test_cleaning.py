@@ -128,6 +128,17 @@ def test_share_and_footer_lines_dropped_but_prose_kept():
     assert prose in out and STORY[0] in out and STORY[1] in out
 
 
+def test_video_player_text_dropped_but_a_sentence_about_watching_kept():
+    player = ("JUST WATCHED Harbor tram opens to riders Replay More Videos ... "
+              "MUST WATCH Harbor tram opens to riders 02:39")
+    alone = "MUST WATCH Crews retrace the tram's first route 04:11"
+    prose = "Riders said they must watch the timetable closely: the first tram left at 6:15."
+    out = clean_text("\n\n".join([STORY[0], player, STORY[1], alone, prose])).split("\n")
+    assert player not in out and alone not in out
+    assert not [line for line in out if "WATCH" in line]
+    assert STORY[0] in out and STORY[1] in out and prose in out
+
+
 def test_normalize_text():
     raw = "Cafe\u0301 line one  \r\nline two\rline\u0007 three\u200b"
     out = normalize_text(raw)
