@@ -98,13 +98,22 @@ class Support:
         return self.score >= SUPPORT_THRESHOLD and not self.missing_keys
 
 
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())} | {w: str(10 * i) for i, w in enumerate(
+    "thirty forty fifty sixty seventy eighty ninety".split(), 3)}
+
+
 def numbers_in(words: list[str]) -> set[str]:
-    """Digit strings of the numbers among ``words``, also their whole part ("11.8" gives "118" and "11")."""
+    """Digit strings of the numbers among ``words``, also their whole part ("11.8" gives "118" and
+    "11"); a number written as a word counts as its digits ("six months" holds "6")."""
     out = set()
     for w in words:
         if any(c.isdigit() for c in w):
             out.add(re.sub(r"[^0-9]", "", w))
             out.add(re.sub(r"[^0-9.]", "", w).split(".")[0])
+        elif w.lower() in _NUMBER_WORDS:
+            out.add(_NUMBER_WORDS[w.lower()])
     return out - {""}
 
 

@@ -119,8 +119,12 @@ def _structured(draft: Draft, question: str, evidence: list[EvidenceSentence], p
     held.sort(key=lambda ev: find_span(short, ev.text) is None)
     if not held:
         # the answer's parts may stand in two sentences of a passage, or its title ("Jackson,
-        # Mississippi" for a sentence about "Mississippi's capital city"): the cited sentence first
-        held = [ev for ev in order if stands_in(short, f"{passages[ev.passage - 1].title}. {passages[ev.passage - 1].text}")]
+        # Mississippi" for a sentence about "Mississippi's capital city"): the cited sentence first.
+        # Its figures stand in what the reader was shown, the sentence or the title its heading
+        # quotes ("BA.5"), not only in the passage's unread rest (a "6" there is a coincidence)
+        figures = numbers_in(_WORD.findall(short))
+        held = [ev for ev in order if stands_in(short, f"{passages[ev.passage - 1].title}. {passages[ev.passage - 1].text}")
+                and figures <= numbers_in(_WORD.findall(f"{passages[ev.passage - 1].title} {ev.shown}"))]
     if fresh is not None:
         # a sentence from an article of the asked-for time before one from an older article
         held.sort(key=lambda ev: fresh.stale(passages[ev.passage - 1].published))
@@ -177,14 +181,16 @@ def fits_question(question: str, short: str) -> bool:
         not {w.lower() for w in [m.group(2), *m.group(3).split()]} & _QUANTITY_NOUNS
     if asks_thing and m.group(2).lower() in _PLACES_INSIDE_A_COUNTRY and country_names(short):
         return False  # "US" for "which state"
-    if _ASKS_WHO.match(question) and _restates_who(question, short):
+    asked = _ASKS_WHO.search(question)
+    if asked and _restates_who(asked.group(0), short):
         return False
     if asks_thing or _ASKS_WHO_WHERE.search(question):
         return not _BARE_QUANTITY.match(short)
     return True
 
 
-_ASKS_WHO = re.compile(r"^\s*who\b", re.I)
+# the question's last sentence asks who or where ("NASA was forced to … Where is the mega rocket's launchpad located?")
+_ASKS_WHO = re.compile(r"(?:^|(?<=[.!?])\s+)\s*(?:who|where)\b[^.!?]*[?.!]*\s*$", re.I)
 
 
 def _restates_who(question: str, short: str) -> bool:
@@ -239,7 +245,8 @@ def stands_in(short: str, sentence: str) -> bool:
     if not terms:
         return short.lower() in lower
     # a place named by its adjective counts ("Europe" in "European Union", "Asia" in "Asian")
-    got = {t for t in terms if t in content_terms(sentence) or re.search(rf"\b{re.escape(t)}(?:n|an|ean|ian|ese|ish)\b", lower)
+    got = {t for t in terms if t in content_terms(sentence) or t in have_numbers
+           or re.search(rf"\b{re.escape(t)}(?:n|an|ean|ian|ese|ish)\b", lower)
            or (country_group(t) and _present(t, have_words, lower))}
     return len(got) / len(terms) >= 0.6
 

@@ -580,3 +580,30 @@ def test_an_answer_to_who_that_restates_what_was_asked_about_is_refused():
     assert not fits_question(q, "Delegations from Washington and Beijing")  # the 1.5B beside hostile articles
     assert fits_question(q, "Chinese Vice Premier He Lifeng")  # the question's names may stand in the answer
     assert fits_question("Who won the Tour de France?", "Jonas Vingegaard")
+    # "where", and a question whose last sentence asks it after a sentence of context
+    q = "NASA called off the launch on Monday. Where is the mega rocket's launchpad located?"
+    assert not fits_question(q, "Launchpad 39B")
+    assert fits_question(q, "Florida") and fits_question(q, "Kennedy Space Center")
+    assert not fits_question("The talks resumed on Monday. Who leads the Chinese delegation?", "the Chinese delegation's head")
+
+
+def test_a_figure_stands_in_what_the_reader_was_shown():
+    """Numbers written as words count ("six months" holds "6"); an answer held only by the passage's
+    unread rest must have its figures in the cited sentence or the title its heading quotes."""
+    from qa.answerers import Draft
+    from qa.citations import numbers_in
+    from qa.types import EvidenceSentence
+    from qa.verdict import decide, stands_in
+
+    assert numbers_in(["six", "Forty", "31"]) == {"6", "40", "31"}
+    assert stands_in("6", "A court ruled her detention be extended six months.")
+    q = "How many months was her detention extended?"
+    said = "A court ruled her detention be extended pending the trial."
+    ev = [EvidenceSentence(n=1, passage=1, text=said, score=0.9)]
+    # "6" and "months" stand in the passage, not in the sentence shown: a figure from the unread rest
+    unread = _passage("Court extends detention", f"{said} The hearing lasted 6 hours over several months.")
+    assert decide(Draft(raw="", sentence=1, short="6 months"), q, ev, [unread]).refused
+    # the same figure in the title the heading quoted is what the reader saw
+    titled = _passage("Detention extended by 6 months", f"{said} The hearing lasted hours.")
+    v = decide(Draft(raw="", sentence=1, short="6 months"), q, ev, [titled])
+    assert not v.refused and v.citations[0].quote == said
