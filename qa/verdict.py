@@ -181,8 +181,8 @@ def fits_question(question: str, short: str) -> bool:
         not {w.lower() for w in [m.group(2), *m.group(3).split()]} & _QUANTITY_NOUNS
     if asks_thing and m.group(2).lower() in _PLACES_INSIDE_A_COUNTRY and country_names(short):
         return False  # "US" for "which state"
-    asked = _ASKS_WHO.search(question)
-    if asked and _restates_who(asked.group(0), short):
+    asked = _LAST_ASKS_WHO_WHERE.search(question)
+    if asked and _restates(asked.group(0), short):
         return False
     if asks_thing or _ASKS_WHO_WHERE.search(question):
         return not _BARE_QUANTITY.match(short)
@@ -190,15 +190,20 @@ def fits_question(question: str, short: str) -> bool:
 
 
 # the question's last sentence asks who or where ("NASA was forced to … Where is the mega rocket's launchpad located?")
-_ASKS_WHO = re.compile(r"(?:^|(?<=[.!?])\s+)\s*(?:who|where)\b[^.!?]*[?.!]*\s*$", re.I)
+_LAST_ASKS_WHO_WHERE = re.compile(r"(?:^|(?<=[.!?])\s+)\s*(?:who|where)\b[^.!?]*[?.!]*\s*$", re.I)
 
 
-def _restates_who(question: str, short: str) -> bool:
-    """"Delegations from Washington and Beijing" for "Who leads the Chinese delegation?": an answer
-    to "who" that holds the question's own common words (not its names) describes what was asked
-    about instead of naming who (the 1.5B, reading past the seed's sentences among hostile ones)."""
-    words = _WORD.findall(question)
-    common = content_terms(" ".join(w for i, w in enumerate(words) if i > 0 and not w[:1].isupper()))
+_ASKED_VERBS = {"located", "based", "held"}  # "where is it located?" may be answered "located in Florida"
+
+
+def _restates(asked: str, short: str) -> bool:
+    """"Delegations from Washington and Beijing" for "Who leads the Chinese delegation?", "Launchpad
+    39B" for "Where is the mega rocket's launchpad located?": an answer to "who" or "where" that
+    holds the question's own common words (not its names) describes what was asked about instead
+    of naming who or where (the 1.5B, reading past the seed's sentences among hostile ones; a
+    RealTimeQA question)."""
+    words = _WORD.findall(asked)
+    common = content_terms(" ".join(w for i, w in enumerate(words) if i > 0 and not w[:1].isupper())) - _ASKED_VERBS
     return bool(common & content_terms(short))
 
 
