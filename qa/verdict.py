@@ -193,7 +193,7 @@ def fits_question(question: str, short: str) -> bool:
 _LAST_ASKS_WHO_WHERE = re.compile(r"(?:^|(?<=[.!?])\s+)\s*(?:who|where)\b[^.!?]*[?.!]*\s*$", re.I)
 
 
-_ASKED_VERBS = {"located", "based", "held"}  # "where is it located?" may be answered "located in Florida"
+_ASKED_VERBS = content_terms("located based held")  # "where is it located?" may be answered "located in Florida"
 
 
 def _restates(asked: str, short: str) -> bool:
