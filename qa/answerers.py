@@ -196,9 +196,10 @@ class ChatAnswerer(Answerer):
         try:
             for piece in chain.stream(inputs):
                 raw += piece
-                if not proposed and _answer_closed(raw):
+                answer = None if proposed else _closed_answer(raw)
+                if answer is not None:
                     proposed = True
-                    yield Proposed(_partial_answer(raw) or "")
+                    yield Proposed(answer)
         except LLMUnavailable:
             raise
         except Exception as exc:
@@ -235,22 +236,16 @@ class ChatAnswerer(Answerer):
         yield Draft(raw=raw, text=raw)
 
 
-def _answer_closed(raw: str) -> bool:
-    return bool(re.search(r'"answer"\s*:\s*"(?:[^"\\]|\\.)*"', raw))
-
-
-def _partial_answer(raw: str) -> str | None:
-    """The answer string as far as it has streamed (``"answer": "He Lif`` → ``He Lif``)."""
-    m = re.search(r'"answer"\s*:\s*"((?:[^"\\]|\\.)*)', raw)
+def _closed_answer(raw: str) -> str | None:
+    """The answer string once its closing quote has streamed (``"answer": "He Lifeng"`` → ``He
+    Lifeng``); None before. A string JSON cannot decode is proposed as "", which nothing shows."""
+    m = re.search(r'"answer"\s*:\s*"((?:[^"\\]|\\.)*)"', raw)
     if not m:
         return None
-    text = m.group(1)
-    if text.endswith("\\"):
-        text = text[:-1]
     try:
-        return json.loads(f'"{text}"', strict=False)
+        return json.loads(f'"{m.group(1)}"', strict=False)
     except ValueError:
-        return None
+        return ""
 
 
 def _parse(raw: str, n: int) -> tuple[int, str] | None:
