@@ -7,7 +7,9 @@ Retrieval and evidence selection run once per question (not timed here); each le
 reads the same input. Times are the reader's own: first answer character and total. Levers:
 the old free-text passage prompt (≈700 tokens), the structured reader over evidence
 sentences at two budgets, with and without the reused system-prompt prefix (the KV cache
-reset before each question), prompt-lookup decoding, and one thread instead of all.
+reset before each question), prompt-lookup decoding, one thread instead of all, and today's
+defaults, to run under each llama.cpp build (with and without the AMX tile kernels of
+scripts/install.sh; the row records which).
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import llama_cpp  # noqa: E402
 
 from qa.answer import _memoised  # noqa: E402
 from qa.answerers import Draft, Reading, resolve  # noqa: E402
@@ -38,6 +42,8 @@ LEVERS = [
     ("structured, evidence 150 tokens", {"evidence_token_budget": 150, "evidence_sentences": 5}, False),
     ("structured, 200 + prompt lookup (10)", {"evidence_token_budget": 200, "evidence_sentences": 6, "local_prompt_lookup": 10}, False),
     ("structured, 200, one thread", {"evidence_token_budget": 200, "evidence_sentences": 6, "local_threads": 1}, False),
+    # run once with each llama.cpp build (PYTHONPATH=<a target dir holding the other wheel>): the row says which
+    ("structured, today's defaults (180 tokens, 6 sentences, 6-word dated headings)", {}, False),
 ]
 
 
@@ -81,7 +87,8 @@ def main() -> int:
             prompt_tokens.append(model.llama.n_tokens)
         row = {"lever": name, "first_token_p50_s": round(statistics.median(firsts), 2),
                "total_p50_s": round(statistics.median(totals), 2), "total_p95_s": round(sorted(totals)[int(0.95 * (len(totals) - 1))], 2),
-               "context_tokens_p50": int(statistics.median(prompt_tokens)), "n": len(totals)}
+               "context_tokens_p50": int(statistics.median(prompt_tokens)), "n": len(totals),
+               "amx": "AMX_INT8 = 1" in llama_cpp.llama_print_system_info().decode()}
         print(json.dumps(row), flush=True)
         rows.append(row)
     if args.json:

@@ -30,6 +30,7 @@ from qa.index import Index  # noqa: E402
 from qa.prompt import READER_SYSTEM  # noqa: E402
 from qa.retrieve import Fusion, newest_visible, retrieve  # noqa: E402
 from qa.settings import Settings  # noqa: E402
+from qa.types import EvidenceSentence  # noqa: E402
 from qa.verdict import decide  # noqa: E402
 
 
@@ -80,7 +81,22 @@ VARIANTS = [
     # the heading's date is 10-12 of the model's tokens (a digit is a token), ≈40 of a question's ≈270
     ("headings dated Sep 2 (no year), 180 tokens, 6 sentences", "shipped", False, 180, 6, 1.1, (6, False, "short")),
     ("headings without dates, 180 tokens, 6 sentences", "shipped", False, 180, 6, 1.1, (6, False, "none")),
+    # a small model leans on what it read last: the best passage's sentences next to the question
+    ("best passage last (the default's evidence, groups in reverse)", "shipped", False, 180, 6, 1.1, (6, False), 0.0, {},
+     "best-last"),
 ]
+
+
+def best_last(evidence: list[EvidenceSentence]) -> list[EvidenceSentence]:
+    """The same sentences with their passage groups in reverse order (each group's own order kept), renumbered."""
+    groups: dict[int, list[EvidenceSentence]] = {}
+    for e in evidence:
+        groups.setdefault(e.passage, []).append(e)
+    ordered = [e for p in reversed(list(groups)) for e in groups[p]]
+    return [e.model_copy(update={"n": i}) for i, e in enumerate(ordered, 1)]
+
+
+ORDERS = {"": lambda ev: ev, "best-last": best_last}
 
 
 def variant_answerer(base: ChatAnswerer, prompt_key: str, sentence_first: bool, repeat_penalty: float,
@@ -106,8 +122,8 @@ def _model_tokens(answerer: ChatAnswerer, text: str) -> int:
     return len(answerer.chat._loaded().llama.tokenize(text.encode(), add_bos=False))
 
 
-def _read_one(q, passages, embed, newest, s, answerer, budget, sentences, neighbour) -> dict:
-    ev = select(q.question, passages, embed, token_budget=budget, max_sentences=sentences, neighbour=neighbour)
+def _read_one(q, passages, embed, newest, s, answerer, budget, sentences, neighbour, order: str = "") -> dict:
+    ev = ORDERS[order](select(q.question, passages, embed, token_budget=budget, max_sentences=sentences, neighbour=neighbour))
     t0 = time.perf_counter()
     first = None
     draft = None
@@ -175,6 +191,7 @@ def main() -> int:
     for name, prompt_key, sentence_first, budget, sentences, penalty, headings, *rest in VARIANTS:
         neighbour = rest[0] if rest else 0.0
         model_settings = rest[1] if len(rest) > 1 else {}
+        order = rest[2] if len(rest) > 2 else ""
         if args.only and not (name in args.only.split("|") if "|" in args.only else any(p in name for p in args.only.split(","))):
             continue
         s = base_settings.model_copy(update={"evidence_token_budget": budget, "evidence_sentences": sentences})
@@ -182,7 +199,8 @@ def main() -> int:
         if model_settings:
             own = resolve(base_settings.model_copy(update=model_settings))
             own.warm_up()
-        chosen.append((name, s, variant_answerer(own, prompt_key, sentence_first, penalty, headings), budget, sentences, neighbour))
+        chosen.append((name, s, variant_answerer(own, prompt_key, sentence_first, penalty, headings), budget, sentences, neighbour,
+                       order))
     rows_of = {name: [] for name, *_ in chosen}
     # --interleave: each question read by every variant in turn, so the machine's drift (the same
     # prompt read in 3.1 to 4.0 s within a minute here) falls on all variants alike; the order turns
@@ -190,8 +208,8 @@ def main() -> int:
     order = ([[(c, g)] for i, g in enumerate(got) for c in (chosen if i % 2 == 0 else chosen[::-1])]
              if args.interleave else [[(c, g) for g in got] for c in chosen])
     for batch in order:
-        for (name, s, answerer, budget, sentences, neighbour), (q, passages, embed, newest) in batch:
-            rows_of[name].append(_read_one(q, passages, embed, newest, s, answerer, budget, sentences, neighbour))
+        for (name, s, answerer, budget, sentences, neighbour, order), (q, passages, embed, newest) in batch:
+            rows_of[name].append(_read_one(q, passages, embed, newest, s, answerer, budget, sentences, neighbour, order))
             if not args.interleave and len(rows_of[name]) == len(got):
                 _report(name, rows_of[name], out, args.json)
     if args.interleave:

@@ -155,7 +155,8 @@ def _fingerprint(path: Path) -> str:
 class LoadedModel:
     """A llama.cpp model with the lock that serialises every call into it."""
 
-    def __init__(self, key: str, path: Path, n_ctx: int, threads: int, prompt_lookup: int = 0, flash_attn: bool = False):
+    def __init__(self, key: str, path: Path, n_ctx: int, threads: int, prompt_lookup: int = 0, flash_attn: bool = False,
+                 mmap: bool = True):
         from llama_cpp import Llama
 
         self.key = key
@@ -172,7 +173,7 @@ class LoadedModel:
         self.llama = Llama(
             model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=512, verbose=False,
             draft_model=draft, logits_all=draft is not None,  # speculative decoding checks every drafted token's logits
-            flash_attn=flash_attn,
+            flash_attn=flash_attn, use_mmap=mmap,
         )
         self._formatter = None
 
@@ -205,9 +206,11 @@ class LoadedModel:
     def _state_key(self, tokens: list[int]) -> str:
         import llama_cpp
 
-        # flash attention lays the V cache out differently: a state is only for a context made alike
+        # flash attention lays the V cache out differently: a state is only for a context made alike;
+        # and for the same build (a wheel with AMX kernels computes the cache with other rounding)
         flash = self.llama.context_params.flash_attn_type
-        h = hashlib.sha256(f"{_fingerprint(self.path)}|{self.llama.n_ctx()}|{flash}|{llama_cpp.__version__}|".encode())
+        build = llama_cpp.llama_print_system_info().decode(errors="replace")
+        h = hashlib.sha256(f"{_fingerprint(self.path)}|{self.llama.n_ctx()}|{flash}|{llama_cpp.__version__}|{build}|".encode())
         h.update(",".join(map(str, tokens)).encode())
         return h.hexdigest()[:24]
 
@@ -266,15 +269,15 @@ _loaded_lock = threading.Lock()
 
 
 def load(key: str, cache_dir: Path, n_ctx: int = 4096, threads: int = 0, prompt_lookup: int = 0,
-         flash_attn: bool = False) -> LoadedModel:
+         flash_attn: bool = False, mmap: bool = True) -> LoadedModel:
     if importlib.util.find_spec("llama_cpp") is None:
         raise LLMUnavailable("llama-cpp-python is not installed; run `make install` (it builds it for this CPU).")
     path = model_file(key, cache_dir)
-    cache_key = (key, str(path), n_ctx, threads, prompt_lookup, flash_attn)
+    cache_key = (key, str(path), n_ctx, threads, prompt_lookup, flash_attn, mmap)
     with _loaded_lock:
         if cache_key not in _loaded:
             try:
-                _loaded[cache_key] = LoadedModel(key, path, n_ctx, threads, prompt_lookup, flash_attn)
+                _loaded[cache_key] = LoadedModel(key, path, n_ctx, threads, prompt_lookup, flash_attn, mmap)
             except Exception as exc:
                 raise LLMUnavailable(f"Could not load {spec_for(key).display} from {path}: {exc}") from exc
         return _loaded[cache_key]
@@ -284,7 +287,7 @@ def load_for(settings, key: str | None = None) -> LoadedModel:
     """The loaded model these settings (``QA_LOCAL_*``) ask for: the one the local answerer reads with."""
     return load(key or settings.local_model, settings.model_cache_dir, n_ctx=settings.local_ctx,
                 threads=settings.local_threads, prompt_lookup=settings.local_prompt_lookup,
-                flash_attn=settings.local_flash_attn)
+                flash_attn=settings.local_flash_attn, mmap=settings.local_mmap)
 
 
 def unload_all() -> None:

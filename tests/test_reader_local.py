@@ -164,3 +164,24 @@ def test_the_system_prompts_state_is_kept_on_disk_for_the_next_process(tmp_path)
     assert third.prime(system, tmp_path) == "read"
     assert reply(third) == said
     third.llama.close()
+
+
+def test_the_model_is_read_into_memory_unless_mapping_is_asked_for():
+    """A mapped GGUF stays resident beside the copy of the weights llama.cpp repacks for its fast
+    kernels (≈0.7 GB more for the 1.5B), so the default reads it; QA_LOCAL_MMAP maps it."""
+    from qa.local_model import load_for
+
+    settings = get_settings()
+    assert settings.local_mmap is False
+    read = load_for(settings, "smollm2-135m")
+    mapped = load_for(settings.model_copy(update={"local_mmap": True}), "smollm2-135m")
+    assert read is not mapped
+    import llama_cpp
+
+    assert read.llama.model_params.load_mode == llama_cpp.LLAMA_LOAD_MODE_NONE
+    assert mapped.llama.model_params.load_mode == llama_cpp.LLAMA_LOAD_MODE_MMAP
+    # both answer alike: the setting changes where the weights live, not what they compute
+    prompt = "The talks are held in Madrid. Where are the talks held? The talks are held in"
+    out = [m.llama.create_completion(prompt=prompt, max_tokens=4, temperature=0.0, top_k=1)["choices"][0]["text"]
+           for m in (read, mapped)]
+    assert out[0] == out[1]
