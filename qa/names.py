@@ -26,8 +26,9 @@ def _capitalised(word: str) -> bool:
     return word[:1].isupper() or bool(re.match(r"^[ld]['’][A-Z]", word))  # "l'Arc", "d'Italia"
 
 
-def names(question: str) -> list[str]:
-    """The question's names of two or more capitalised words, not counting its first word."""
+def names(question: str, *, first_word: bool = False) -> list[str]:
+    """The question's names of two or more capitalised words, not counting its first word (capitalised
+    as a sentence's) unless ``first_word`` (an answer: "Major League Baseball")."""
     found: list[str] = []
     run: list[str] = []
 
@@ -45,7 +46,7 @@ def names(question: str) -> list[str]:
         word = m.group()
         if run and question[tokens[i - 1].end() : m.start()].strip():
             close()  # a comma, a dash or a quote between two words ends a name
-        if i > 0 and _capitalised(word) and not any(c.isdigit() for c in word) and word.lower() not in STOP:
+        if (i > 0 or first_word) and _capitalised(word) and not any(c.isdigit() for c in word) and word.lower() not in STOP:
             run.append(_POSSESSIVE.sub("", word))
         elif run and word.lower() in _INSIDE and i + 1 < len(tokens) and _capitalised(tokens[i + 1].group()):
             run.append(word)
@@ -76,8 +77,26 @@ def unnamed(question: str, texts: list[str]) -> set[str]:
     return {name.lower() for name in wanted if not any(_stands_in(_words(name), have) for have in haves)}
 
 
-def _stands_in(want: list[str], have: list[str]) -> bool:
-    return any(all(_same(w, have[i + j]) for j, w in enumerate(want)) for i in range(len(have) - len(want) + 1))
+def stands_together(name: str, text: str, gap: int = 0) -> bool:
+    """Whether the name's words stand in the text in their order, at most ``gap`` other words between
+    two of them."""
+    return _stands_in(_words(name), _words(text), gap)
 
 
-__all__ = ["names", "unnamed"]
+def _stands_in(want: list[str], have: list[str], gap: int = 0) -> bool:
+    if not want:
+        return True
+    for i, word in enumerate(have):
+        if not _same(want[0], word):
+            continue
+        at = i
+        for w in want[1:]:
+            at = next((j for j in range(at + 1, min(at + 2 + gap, len(have))) if _same(w, have[j])), -1)
+            if at < 0:
+                break
+        else:
+            return True
+    return False
+
+
+__all__ = ["names", "stands_together", "unnamed"]

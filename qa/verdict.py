@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from .answerers import Draft
 from .citations import MARKER, STOP, Checked, country_group, country_names, leader_conflict, numbers_in, check, content_terms, is_refusal, uncovered_names
 from .dates import UNDATED, parse_date, to_days
+from .names import names, stands_together
 from .prompt import addresses_reader
 from .timewords import freshness_limit
 from .types import REFUSAL, Citation, EvidenceSentence, Passage
@@ -136,7 +137,7 @@ def _structured(draft: Draft, question: str, evidence: list[EvidenceSentence], p
     # Bessent and He Lifeng in Geneva …") names both without saying whose delegation is whose
     everything = _all_text(evidence, passages)
     for ev in held:
-        answer = expand_span(as_written(short, ev.text), ev.text)
+        answer = with_place(question, expand_span(as_written(short, ev.text), ev.text), ev.text)
         claim = declarative(question, answer)
         if leader_conflict(claim, ev.shown) or leader_conflict(claim, everything):
             continue
@@ -235,7 +236,8 @@ def _repeats(short: str, sentence: str) -> bool:
 
 
 def stands_in(short: str, sentence: str) -> bool:
-    """The answer's names and numbers all appear in the sentence, and most of its other words do."""
+    """The answer's names and numbers all appear in the sentence, each name's words together, and
+    most of its other words do."""
     words = _WORD.findall(short)
     have_words = set(_words(sentence))
     have_numbers = numbers_in(_WORD.findall(sentence))
@@ -246,6 +248,10 @@ def stands_in(short: str, sentence: str) -> bool:
                 return False
         elif w[:1].isupper() and not _present(w, have_words, lower):
             return False
+    # "Chicago Sun" from a sentence on "the Chicago Sky … or the Connecticut Sun": each word is there,
+    # the name is not
+    if not all(stands_together(name, sentence, gap=_NAME_GAP) for name in names(short, first_word=True)):
+        return False
     terms = content_terms(short)
     if not terms:
         return short.lower() in lower
@@ -254,6 +260,9 @@ def stands_in(short: str, sentence: str) -> bool:
            or re.search(rf"\b{re.escape(t)}(?:n|an|ean|ian|ese|ish)\b", lower)
            or (country_group(t) and _present(t, have_words, lower))}
     return len(got) / len(terms) >= 0.6
+
+
+_NAME_GAP = 1  # a word between two of a name's parts in the evidence ("President Biden" in "President Joe Biden")
 
 
 def as_written(short: str, sentence: str) -> str:
@@ -317,6 +326,25 @@ def _trim(span: str) -> str:
     while span and span[0] in _OPENERS and not (span[0] == "(" and span.count(")") >= span.count("(")):
         span = span[1:]
     return span
+
+
+# "… at NASA's Kennedy Space Center in Florida": the place a place stands in, as the sentence says it
+_IN_PLACE = re.compile(r"^,?\s+in\s+((?:the\s+)?[A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*){0,2})")
+_NOT_PLACES = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+               "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+
+
+def with_place(question: str, answer: str, sentence: str) -> str:
+    """For "where", the answer with the place the sentence puts it in: "NASA's Kennedy Space Center
+    in Florida" (the quiz wanted the state), "Radio City Music Hall in New York". Only "in" and a
+    capitalised name after the answer's span; a month or a day is not a place."""
+    if not re.search(r"\bwhere\b", (_LAST_ASKS_WHO_WHERE.search(question) or [""])[0], re.I):
+        return answer
+    span = find_span(answer, sentence)
+    m = _IN_PLACE.match(sentence[span[1]:]) if span else None
+    if not m or m.group(1).split()[0].lower().strip(".,’'") in _NOT_PLACES:
+        return answer
+    return _trim(f"{answer} in {m.group(1)}")
 
 
 def declarative(question: str, answer: str) -> str:

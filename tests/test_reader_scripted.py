@@ -293,6 +293,39 @@ def test_the_answer_is_shown_as_written_where_a_sentence_writes_it_so():
     assert fits_question("The law could raise the minimum wage to which hourly amount?", "$22")
 
 
+def test_a_name_made_of_words_from_two_names_is_not_supported():
+    from qa.answerers import Draft
+    from qa.types import EvidenceSentence
+    from qa.verdict import decide, stands_in
+
+    s1 = "The Aces will play either the Chicago Sky or the Connecticut Sun in the Finals."
+    p = _passage("WNBA Finals set", s1)
+    ev = [EvidenceSentence(n=1, passage=1, text=s1, score=0.9)]
+    q = "Which team will the Aces play in the Finals?"
+    assert decide(Draft(raw="", sentence=1, short="Chicago Sun"), q, ev, [p]).refused
+    assert decide(Draft(raw="", sentence=1, short="Connecticut Sun"), q, ev, [p]).text.startswith("Connecticut Sun")
+    # a name's words may have one word between them, as a middle name or a title
+    assert stands_in("President Biden", "President Joe Biden tested positive on Thursday.")
+    assert not stands_in("Major League Baseball", "He bought into Major League Pickleball this spring; baseball came later.")
+
+
+def test_a_where_answer_keeps_the_place_the_sentence_puts_it_in():
+    from qa.answerers import Draft
+    from qa.types import EvidenceSentence
+    from qa.verdict import decide, with_place
+
+    s1 = "The rocket is sitting on Launchpad 39B at NASA's Kennedy Space Center in Florida."
+    p = _passage("Artemis I launch scrubbed", s1)
+    ev = [EvidenceSentence(n=1, passage=1, text=s1, score=0.9)]
+    q = "NASA postponed the launch. Where is the rocket's launchpad located?"
+    v = decide(Draft(raw="", sentence=1, short="Kennedy Space Center"), q, ev, [p])
+    assert v.text == "NASA's Kennedy Space Center in Florida [1]."
+    assert v.citations[0].quote == s1
+    # only for "where", and a month is not a place
+    assert with_place("Which agency runs Kennedy Space Center?", "Kennedy Space Center", s1) == "Kennedy Space Center"
+    assert with_place("Where are the talks held?", "Madrid", "They meet in Madrid in September.") == "Madrid"
+
+
 def test_a_sentence_that_prescribes_the_answer_supports_nothing():
     from qa.answerers import Draft
     from qa.types import EvidenceSentence
