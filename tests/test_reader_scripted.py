@@ -192,14 +192,19 @@ def _passage(title: str, text: str, published: str = "2025-06-20"):
     return Passage(chunk_id="c1", article_id="a1", title=title, url="https://news.example/a1", published=published, text=text)
 
 
+def _one_sentence(title: str, sentence: str):
+    """A passage of one sentence, and that sentence as the evidence [1]."""
+    from qa.types import EvidenceSentence
+
+    return _passage(title, sentence), [EvidenceSentence(n=1, passage=1, text=sentence, score=0.9)]
+
+
 def test_answer_held_by_the_title_and_the_cited_sentence_together_is_kept():
     from qa.answerers import Draft
-    from qa.types import EvidenceSentence
     from qa.verdict import decide
 
     text = "As Mississippi's capital city entered a fourth day without water, crews worked on the failing plant."
-    p = _passage("Jackson, Mississippi, water crisis: repairs begin", text)
-    ev = [EvidenceSentence(n=1, passage=1, text=text, score=0.9)]
+    p, ev = _one_sentence("Jackson, Mississippi, water crisis: repairs begin", text)
     q = "Which state's capital city is facing a water crisis?"
     v = decide(Draft(raw="", sentence=1, short="Jackson, Mississippi"), q, ev, [p])
     assert not v.refused and v.citations[0].quote == text
@@ -295,12 +300,9 @@ def test_the_answer_is_shown_as_written_where_a_sentence_writes_it_so():
 
 def test_a_name_made_of_words_from_two_names_is_not_supported():
     from qa.answerers import Draft
-    from qa.types import EvidenceSentence
     from qa.verdict import decide, stands_in
 
-    s1 = "The Aces will play either the Chicago Sky or the Connecticut Sun in the Finals."
-    p = _passage("WNBA Finals set", s1)
-    ev = [EvidenceSentence(n=1, passage=1, text=s1, score=0.9)]
+    p, ev = _one_sentence("WNBA Finals set", "The Aces will play either the Chicago Sky or the Connecticut Sun in the Finals.")
     q = "Which team will the Aces play in the Finals?"
     assert decide(Draft(raw="", sentence=1, short="Chicago Sun"), q, ev, [p]).refused
     assert decide(Draft(raw="", sentence=1, short="Connecticut Sun"), q, ev, [p]).text.startswith("Connecticut Sun")
@@ -311,12 +313,10 @@ def test_a_name_made_of_words_from_two_names_is_not_supported():
 
 def test_a_where_answer_keeps_the_place_the_sentence_puts_it_in():
     from qa.answerers import Draft
-    from qa.types import EvidenceSentence
     from qa.verdict import decide, with_place
 
     s1 = "The rocket is sitting on Launchpad 39B at NASA's Kennedy Space Center in Florida."
-    p = _passage("Artemis I launch scrubbed", s1)
-    ev = [EvidenceSentence(n=1, passage=1, text=s1, score=0.9)]
+    p, ev = _one_sentence("Artemis I launch scrubbed", s1)
     q = "NASA postponed the launch. Where is the rocket's launchpad located?"
     v = decide(Draft(raw="", sentence=1, short="Kennedy Space Center"), q, ev, [p])
     assert v.text == "NASA's Kennedy Space Center in Florida [1]."
