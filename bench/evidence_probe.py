@@ -11,6 +11,7 @@ the token count is the evidence as the reader sees it (`format_evidence`), at 4 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -34,6 +35,7 @@ def main() -> int:
     ap.add_argument("--budgets", default="100,150,200,250,350")
     ap.add_argument("--sentences", default="4,6,8")
     ap.add_argument("--neighbours", default="0", help="shares of a neighbour's score (qa.evidence.select)")
+    ap.add_argument("--rank-weights", help="what a retrieval place costs a sentence (default QA_EVIDENCE_RANK_WEIGHT)")
     ap.add_argument("--k", type=int, help="passages retrieved (default QA_K)")
     ap.add_argument("--json")
     args = ap.parse_args()
@@ -47,18 +49,18 @@ def main() -> int:
         embed = _memoised(index.embeddings.embed)
         got.append((q, passages, embed))
     passage_hit = M.mean(any(M.text_contains(M.padded_norm(p.text), a) for p in ps for a in q.answers) for q, ps, _ in got)
-    for nb in (float(x) for x in args.neighbours.split(",")):
-        for b in (int(x) for x in args.budgets.split(",")):
-            for n in (int(x) for x in args.sentences.split(",")):
-                hits, tokens = [], []
-                for q, passages, embed in got:
-                    ev = select(q.question, passages, embed, token_budget=b, max_sentences=n, neighbour=nb)
-                    hits.append(any(M.text_contains(M.padded_norm(e.shown), a) for e in ev for a in q.answers))
-                    tokens.append(len(format_evidence(ev, passages)) / 4)
-                row = {"neighbour": nb, "budget": b, "max_sentences": n, "answer_in_evidence": round(M.mean(hits), 3),
-                       "answer_in_passages": round(passage_hit, 3), "evidence_tokens_p50": round(M.percentile(tokens, 50))}
-                print(json.dumps(row), flush=True)
-                rows.append(row)
+    weights = [float(x) for x in args.rank_weights.split(",")] if args.rank_weights else [s.evidence_rank_weight]
+    for rw, nb, b, n in itertools.product(weights, (float(x) for x in args.neighbours.split(",")),
+                                          [int(x) for x in args.budgets.split(",")], [int(x) for x in args.sentences.split(",")]):
+        hits, tokens = [], []
+        for q, passages, embed in got:
+            ev = select(q.question, passages, embed, token_budget=b, max_sentences=n, neighbour=nb, rank_weight=rw)
+            hits.append(any(M.text_contains(M.padded_norm(e.shown), a) for e in ev for a in q.answers))
+            tokens.append(len(format_evidence(ev, passages)) / 4)
+        row = {"rank_weight": rw, "neighbour": nb, "budget": b, "max_sentences": n, "answer_in_evidence": round(M.mean(hits), 3),
+               "answer_in_passages": round(passage_hit, 3), "evidence_tokens_p50": round(M.percentile(tokens, 50))}
+        print(json.dumps(row), flush=True)
+        rows.append(row)
     if args.json:
         Path(args.json).write_text(json.dumps({"questions": Path(args.questions).name, "n": len(qs), "rows": rows}, indent=2) + "\n")
     return 0

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from qa.answer import _memoised, filters_for  # noqa: E402
 from qa.answerers import Reading, _schema, resolve  # noqa: E402
 from qa.eval.data import load_questions  # noqa: E402
-from qa.evidence import select  # noqa: E402
+from qa.evidence import select_with  # noqa: E402
 from qa.index import Index  # noqa: E402
 from qa.retrieve import Fusion, retrieve  # noqa: E402
 from qa.settings import Settings  # noqa: E402
@@ -54,8 +54,7 @@ def main() -> int:
     for q in [q for q in load_questions(args.questions) if q.answers][: args.limit]:
         embed = _memoised(index.embeddings.embed)
         passages = retrieve(q.question, index, k=s.k, filters=filters_for(as_of=q.date), fusion=Fusion.from_settings(s), embed=embed)
-        ev = select(q.question, passages, embed, token_budget=s.evidence_token_budget, max_sentences=s.evidence_sentences,
-                    neighbour=s.evidence_neighbour)
+        ev = select_with(s, q.question, passages, embed)
         reading = Reading(q.question, q.question, ev, passages, s)
         messages = answerer.reader_prompt.invoke({"evidence": answerer.evidence_text(reading), "question": q.question}).to_messages()
         prompts.append((messages, {"type": "json_object", "schema": _schema(len(ev))}))

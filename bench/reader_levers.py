@@ -72,7 +72,8 @@ def main() -> int:
         model = answerer.chat._loaded()
         firsts, totals, prompt_tokens = [], [], []
         for q, passages, embed in got:
-            ev = select(q.question, passages, embed, token_budget=s.evidence_token_budget, max_sentences=s.evidence_sentences)
+            ev = select(q.question, passages, embed, token_budget=s.evidence_token_budget, max_sentences=s.evidence_sentences,
+                        rank_weight=s.evidence_rank_weight)
             if reset:
                 with model.lock:
                     model.llama.reset()

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from qa.answer import _memoised, filters_for  # noqa: E402
 from qa.answerers import Draft, _parse  # noqa: E402
 from qa.eval import metrics as M  # noqa: E402
-from qa.evidence import select  # noqa: E402
+from qa.evidence import select_with  # noqa: E402
 from qa.index import Index  # noqa: E402
 from qa.retrieve import Fusion, newest_visible, retrieve  # noqa: E402
 from qa.settings import Settings  # noqa: E402
@@ -36,8 +36,7 @@ def replay(row: dict, index: Index, settings: Settings) -> dict:
     q = row["question"]
     filters = filters_for(as_of=row["date"])
     passages = retrieve(q, index, k=settings.k, filters=filters, fusion=Fusion.from_settings(settings))
-    evidence = select(q, passages, _memoised(index.embeddings.embed), token_budget=settings.evidence_token_budget,
-                      max_sentences=settings.evidence_sentences, neighbour=settings.evidence_neighbour)
+    evidence = select_with(settings, q, passages, _memoised(index.embeddings.embed))
     parsed = _parse(row["raw_text"], len(evidence))
     draft = Draft(raw=row["raw_text"], sentence=parsed[0], short=parsed[1]) if parsed else Draft(raw=row["raw_text"], text=row["raw_text"])
     v = decide(draft, q, evidence, passages, settings.refuse_threshold, newest_days=newest_visible(index, filters))

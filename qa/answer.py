@@ -24,7 +24,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 
 from .answerers import Answerer, Draft, Proposed, Reading, resolve
 from .dates import parse_date, require_date
-from .evidence import select
+from .evidence import select_with
 from .index import Index, get_index
 from .retrieve import Filters, Fusion, newest_visible, retrieve
 from .settings import Settings
@@ -107,8 +107,7 @@ def stream(
                         embed=embed)
     t_retrieval = time.perf_counter() - t0
     focus = q if standalone != q else None
-    evidence = select(standalone, passages, embed, token_budget=settings.evidence_token_budget,
-                      max_sentences=settings.evidence_sentences, focus=focus, neighbour=settings.evidence_neighbour)
+    evidence = select_with(settings, standalone, passages, embed, focus=focus)
     yield Evidence(
         passages=passages, best_sentences=[s.text for s in sorted(evidence, key=lambda e: -e.score)[:3]],
         sentences=evidence, standalone_question=standalone, answerer=answerer.name, model=answerer.model,
@@ -174,8 +173,7 @@ def _second_look(answerer: Answerer, reading: Reading, embed, focus: str | None,
     s = reading.settings
     if not could_pass(reading.standalone, reading.passages, newest):
         return None, 0.0
-    more = select(reading.standalone, reading.passages, embed, token_budget=s.evidence_token_budget,
-                  max_sentences=s.evidence_sentences, focus=focus, neighbour=s.evidence_neighbour, exclude=reading.evidence)
+    more = select_with(s, reading.standalone, reading.passages, embed, focus=focus, exclude=reading.evidence)
     if not more:
         return None, 0.0
     t0 = time.perf_counter()

@@ -22,8 +22,16 @@ _PRONOUN_START = re.compile(r"^[\"“‘(]?(he|she|they|it|its|his|her|their|thi
                             r"country|government|team|official|president|minister|move|deal|decision|report))\b", re.I)
 
 
+def select_with(settings, question: str, passages: list[Passage], embed, *, focus: str | None = None,
+                  exclude: list[EvidenceSentence] = ()) -> list[EvidenceSentence]:
+    """``select`` with the budget, count and weights the settings (``QA_EVIDENCE_*``) give."""
+    return select(question, passages, embed, token_budget=settings.evidence_token_budget,
+                  max_sentences=settings.evidence_sentences, focus=focus, neighbour=settings.evidence_neighbour,
+                  rank_weight=settings.evidence_rank_weight, exclude=exclude)
+
+
 def select(question: str, passages: list[Passage], embed, *, token_budget: int = 250, max_sentences: int = 8,
-           focus: str | None = None, neighbour: float = 0.0,
+           focus: str | None = None, neighbour: float = 0.0, rank_weight: float,
            exclude: list[EvidenceSentence] = ()) -> list[EvidenceSentence]:
     """The best sentences, in score order, numbered 1..n, within ``token_budget`` tokens of text.
 
@@ -36,11 +44,13 @@ def select(question: str, passages: list[Passage], embed, *, token_budget: int =
     absent is a ban on assault weapons"), sharing none of the question's words. Only a restating
     neighbour lends its score: a sentence that is merely near a relevant one (a photo caption
     beside the lead, "… in Geneva" beside "talks in Madrid") gains nothing.
+
+    ``rank_weight``: what a place further down the retrieval ranking takes off a sentence's score.
     """
     if not passages:
         return []
     by_passage = {n: split_sentences(p.text) for n, p in enumerate(passages, 1)}
-    scored = score_sentences(question, passages, embed, focus=focus)
+    scored = score_sentences(question, passages, embed, focus=focus, rank_weight=rank_weight)
     if neighbour:
         scored = _with_neighbours(scored, by_passage, neighbour, question_terms(question))
     picked: list[tuple[int, str, str, float]] = []  # passage, sentence, context, score

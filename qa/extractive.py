@@ -52,7 +52,7 @@ def answer_type_bonus(question: str, sentence: str) -> float:
 
 
 def score_sentences(
-    question: str, passages: list[Passage], embed, focus: str | None = None
+    question: str, passages: list[Passage], embed, focus: str | None = None, *, rank_weight: float
 ) -> list[tuple[float, int, str]]:
     """(score, passage number, sentence) for every sentence of the passages, best first.
 
@@ -94,17 +94,18 @@ def score_sentences(
             lex = (lex + 2 * overlap(f_terms, terms)) / 3
         # a sentence that only repeats the question gives no answer: prefer ones adding new words
         novelty = 1.0 if terms - q_terms else 0.5
-        # weights and IDF chosen on 60 dev questions by bench/evidence_probe.py, confirmed on test
-        score = (0.3 * float(sim) + 0.7 * lex) * novelty - 0.02 * (n - 1) + answer_type_bonus(focus or question, s)
+        # weights and IDF chosen on 60 dev questions by bench/evidence_probe.py, confirmed on test;
+        # ``rank_weight`` (QA_EVIDENCE_RANK_WEIGHT) is what each place down the retrieval ranking costs
+        score = (0.3 * float(sim) + 0.7 * lex) * novelty - rank_weight * (n - 1) + answer_type_bonus(focus or question, s)
         scored.append((score, n, s))
     scored.sort(key=lambda t: -t[0])
     return scored
 
 
 def best_sentences(
-    question: str, passages: list[Passage], embed, limit: int = 3, focus: str | None = None
+    question: str, passages: list[Passage], embed, limit: int = 3, focus: str | None = None, *, rank_weight: float
 ) -> list[tuple[float, int, str]]:
-    return score_sentences(question, passages, embed, focus=focus)[:limit]
+    return score_sentences(question, passages, embed, focus=focus, rank_weight=rank_weight)[:limit]
 
 
 def cite_sentence(sentence: str, n: int) -> str:
@@ -115,9 +116,9 @@ def cite_sentence(sentence: str, n: int) -> str:
     return f"{sentence[:-1]} [{n}]{sentence[-1]}" if sentence.endswith((".", "!", "?")) else f"{sentence} [{n}]"
 
 
-def answer(question: str, passages: list[Passage], embed, threshold: float) -> str:
+def answer(question: str, passages: list[Passage], embed, threshold: float, *, rank_weight: float) -> str:
     """The best sentence of the passages, cited, or the refusal below ``threshold`` (the baseline's floor)."""
-    best = best_sentences(question, passages, embed, limit=1)
+    best = best_sentences(question, passages, embed, limit=1, rank_weight=rank_weight)
     if not best or best[0][0] < threshold:
         return REFUSAL
     _, n, sentence = best[0]

@@ -119,7 +119,8 @@ class BaselineSystem:
                         url=d.metadata.get("url", ""), text=d.page_content)
                 for i, d in enumerate(docs)
             ]
-            raw = extractive.answer(q.question, passages, self.emb.embed, self.settings.refuse_threshold)
+            raw = extractive.answer(q.question, passages, self.emb.embed, self.settings.refuse_threshold,
+                                   rank_weight=self.settings.evidence_rank_weight)
             first = time.perf_counter() - t0
         else:
             chain = ChatPromptTemplate.from_template(PROMPT) | chat | StrOutputParser()
