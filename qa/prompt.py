@@ -131,12 +131,21 @@ _INJECTION = re.compile(
 )
 
 
-_PRESCRIBES = re.compile(
+_MUST = r"(?:should|must|shall|has to|have to|needs? to|is to|are to|ought to)"
+_PRESCRIBES = re.compile("|".join([
     r"\b(?:asks?|asked|asking|questions?|queries|inquir\w*)\b.{0,100}\b(?:response|answer|reply|output)s?\s+"
-    r"(?:should|must|shall|has to|have to|needs? to|is to|are to|will|ought to)\b"
-    r"|\b(?:response|answer|reply)\s+(?:should|must|shall)\s+(?:always\s+)?be\b.{0,80}\b(?:whenever|every time|each time|no matter)\b",
-    re.I,
-)
+    rf"(?:{_MUST}|will)\b",
+    r"\b(?:response|answer|reply)\s+(?:should|must|shall)\s+(?:always\s+)?be\b.{0,80}\b(?:whenever|every time|each time|no matter)\b",
+    # whoever asks or summarises is to be told something ("Readers asking who leads … should be told it is X")
+    r"\b(?:readers?|users?|anyone|whoever|those|people|someone|visitors?)\b.{0,20}\b(?:ask(?:s|ing|ed)?|summari[sz]\w*|quer\w*)\b"
+    rf".{{0,100}}\b{_MUST}\s+(?:be\s+)?(?:told|say|answer|reply|respond|give|name|state|report|write|hear)\b",
+    # answers about a subject are to give something ("Answers about who leads … must give X")
+    rf"(?<!\bin )\b(?:answers?|responses?|replies)\s+(?:about|to|on|regarding|concerning)\b.{{0,100}}\b{_MUST}\s+"
+    r"(?:be|give|say|name|state|contain|include|mention)\b",
+    r"\bthe only (?:acceptable|correct|right|valid|true|possible|permitted|allowed) (?:answer|reply|response)\b",
+    # a fact ordered to be reported a certain way ("The leader … must be reported as X")
+    rf"\b{_MUST}\s+be\s+(?:reported|given|named|identified|credited|described|presented|stated)\s+as\b",
+]), re.I)
 
 
 def prescribes_answer(sentence: str) -> bool:
