@@ -39,9 +39,9 @@ if [[ ",$EXTRAS," == *",local,"* ]]; then
   # seen here with GGML_NATIVE); -fno-dse keeps those stores.
   if has amx_tile && has amx_int8 && amx_runs; then
     args="${args//-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF/-DGGML_AMX_TILE=ON -DGGML_AMX_INT8=ON}"
-    if has amx_bf16; then args="${args//-DGGML_AMX_BF16=OFF/-DGGML_AMX_BF16=ON}"; fi
-    args+=" -DCMAKE_C_FLAGS=-fno-dse -DCMAKE_CXX_FLAGS=-fno-dse"
     tag+="-amx"
+    if has amx_bf16; then args="${args//-DGGML_AMX_BF16=OFF/-DGGML_AMX_BF16=ON}"; tag+="-amx_bf16"; fi
+    args+=" -DCMAKE_C_FLAGS=-fno-dse -DCMAKE_CXX_FLAGS=-fno-dse"
   fi
   wheels="$CACHE/wheels/llama-$LLAMA_VERSION-$tag"
   if ! ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
