@@ -23,7 +23,7 @@ _PRONOUN_START = re.compile(r"^[\"“‘(]?(he|she|they|it|its|his|her|their|thi
 
 
 def select_with(settings, question: str, passages: list[Passage], embed, *, focus: str | None = None,
-                  exclude: list[EvidenceSentence] = ()) -> list[EvidenceSentence]:
+                exclude: list[EvidenceSentence] = ()) -> list[EvidenceSentence]:
     """``select`` with the budget, count and weights the settings (``QA_EVIDENCE_*``) give."""
     return select(question, passages, embed, token_budget=settings.evidence_token_budget,
                   max_sentences=settings.evidence_sentences, focus=focus, neighbour=settings.evidence_neighbour,
