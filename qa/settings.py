@@ -100,9 +100,9 @@ class Settings(BaseSettings):
     evidence_token_budget: int = 180
     evidence_sentences: int = 6  # at most this many of them
     # what each place down the retrieval ranking takes off a sentence's score in choosing evidence:
-    # on 60 dev questions 0.06 held the answer-bearing sentence for 0.733 against 0.700 at 0.02 (flat
-    # from 0.05 to 0.07, bench/evidence_probe.py) and the 1.5B answered 0.767 against 0.683 (5 gained,
-    # none lost); on 60 test questions strict accuracy stayed 0.733 (one gained, one lost), fair 0.800
+    # on 60 dev questions 0.06 held the answer-bearing sentence for 0.750 against 0.717 at 0.02
+    # (bench/evidence_probe.py --budgets 180 --sentences 6 --rank-weights 0.02,0.06; flat from 0.05
+    # to 0.07) and the 1.5B answered 0.767 against 0.683 (5 gained, none lost)
     evidence_rank_weight: float = 0.06
     # a sentence also scores this share of a neighbour's score when that neighbour restates the
     # question (qa.evidence.select). Off: on 60 dev questions (full corpus, 200 tokens) it scored
