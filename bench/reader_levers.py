@@ -28,7 +28,7 @@ import llama_cpp  # noqa: E402
 from qa.answer import _memoised  # noqa: E402
 from qa.answerers import Draft, Reading, resolve  # noqa: E402
 from qa.eval.data import load_questions  # noqa: E402
-from qa.evidence import select  # noqa: E402
+from qa.evidence import select_with  # noqa: E402
 from qa.index import Index  # noqa: E402
 from qa.retrieve import Filters, Fusion, retrieve  # noqa: E402
 from qa.settings import Settings  # noqa: E402
@@ -72,8 +72,7 @@ def main() -> int:
         model = answerer.chat._loaded()
         firsts, totals, prompt_tokens = [], [], []
         for q, passages, embed in got:
-            ev = select(q.question, passages, embed, token_budget=s.evidence_token_budget, max_sentences=s.evidence_sentences,
-                        rank_weight=s.evidence_rank_weight)
+            ev = select_with(s, q.question, passages, embed)
             if reset:
                 with model.lock:
                     model.llama.reset()

@@ -124,7 +124,7 @@ def _model_tokens(answerer: ChatAnswerer, text: str) -> int:
 
 def _read_one(q, passages, embed, newest, s, answerer, budget, sentences, neighbour, order: str = "") -> dict:
     ev = ORDERS[order](select(q.question, passages, embed, token_budget=budget, max_sentences=sentences, neighbour=neighbour,
-                                      rank_weight=s.evidence_rank_weight))
+                              rank_weight=s.evidence_rank_weight))
     t0 = time.perf_counter()
     first = None
     draft = None
