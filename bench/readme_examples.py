@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ingest  # noqa: E402
 import qa  # noqa: E402
-from qa import Evidence, Token  # noqa: E402
+from qa import Answer, Evidence, Token  # noqa: E402
 from qa.answerers import ExtractiveAnswerer  # noqa: E402
 from tests.llm_server import start_llama_server, stop  # noqa: E402  (the tests' real server, on the README's port)
 
@@ -39,7 +39,7 @@ def main() -> int:
             print("evidence:", event.best_sentences[0][:60])
         elif isinstance(event, Token):
             print("token:", event[:60])
-        else:
+        elif isinstance(event, Answer):  # a Rereading event may come before it
             print("answer:", event.answerer, len(event.citations), "citation(s)")
     print([a.refused for a in chain.batch(["Who leads the Chinese delegation?", "What is the TikTok deadline?"])])
 

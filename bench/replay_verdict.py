@@ -10,7 +10,7 @@ ten-minute model run. ``--made-data-dir``: a copy of the store with the question
 articles deleted, for the made-unanswerable rows (the eval deletes them the same way).
 Prints old and new accuracy, refusal rates and each question whose outcome changed.
 A question the reader read twice (``second_look_s`` > 0: the verdict refused its first answer and
-it read the next sentences, ``qa.answer._second_look``) keeps its recorded outcome: only the reply
+it read the next sentences, ``qa.answer._read_again``) keeps its recorded outcome: only the reply
 that was kept is recorded, so it is counted as it ran and listed as not replayed.
 """
 from __future__ import annotations

@@ -15,7 +15,8 @@ from importlib import import_module
 
 _EXPORTS = {
     "ask": "qa.answer", "stream": "qa.answer",
-    "Answer": "qa.types", "Citation": "qa.types", "Evidence": "qa.types", "Passage": "qa.types", "Token": "qa.types",
+    "Answer": "qa.types", "Citation": "qa.types", "Evidence": "qa.types", "Passage": "qa.types", "Rereading": "qa.types",
+    "Token": "qa.types",
     "retriever": "qa.lc", "chain": "qa.lc",
     "QAError": "qa.errors", "StoreUnavailable": "qa.errors", "IndexMismatch": "qa.errors", "LLMUnavailable": "qa.errors",
 }

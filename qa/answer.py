@@ -5,8 +5,8 @@ retrieve passages → select evidence sentences (the Evidence event, within a
 second) → the answerer reads them (Token events; a structured reader's answer shows
 once written, if the verdict would keep it) → :func:`qa.verdict.decide`
 cites, flags or refuses, for every answerer alike → a refused structured answer
-sends the reader once more to the next best sentences (:func:`_second_look`) →
-the Answer.
+sends the reader once more to the next best sentences (:func:`_more_evidence`, a
+Rereading event, :func:`_read_again`) → the Answer.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from .evidence import select_with
 from .index import Index, get_index
 from .retrieve import Filters, Fusion, newest_visible, retrieve
 from .settings import Settings
-from .types import REFUSAL, Answer, Evidence, Token
+from .types import REFUSAL, Answer, Evidence, EvidenceSentence, Rereading, Token
 from .verdict import could_pass, decide
 
 _ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
@@ -86,8 +86,9 @@ def stream(
     answerer: Answerer | None = None,
     llm: BaseChatModel | None = None,
     fusion: Fusion | None = None,
-) -> Iterator[Evidence | Token | Answer]:
-    """Yield the evidence found, then the answer text as generated, then the checked Answer.
+) -> Iterator[Evidence | Token | Rereading | Answer]:
+    """Yield the evidence found, then the answer text as generated, then the checked Answer
+    (with a Rereading event before it when a refused first answer sends the reader to more sentences).
 
     ``llm``: any LangChain chat model to answer with instead of the configured answerer
     (its answers go through the same checks). ``fusion``: retrieval settings other than
@@ -136,9 +137,12 @@ def stream(
     verdict = decide(draft, standalone, evidence, passages, settings.refuse_threshold, newest_days=newest)
     t_second = 0.0  # seconds of a second reading; 0 when there was none
     if verdict.refused and draft.structured and settings.evidence_second_look:
-        again, t_second = _second_look(answerer, reading, embed, focus, newest)
-        if again is not None:
-            draft, evidence, verdict = again
+        more = _more_evidence(reading, embed, focus, newest)
+        if more:
+            yield Rereading(sentences=_numbered_after(reading.evidence, more))
+            again, t_second = _read_again(answerer, reading, more, newest)
+            if again is not None:
+                draft, evidence, verdict = again
     total = time.perf_counter() - t0
     yield Answer(
         question=q, text=verdict.text, citations=verdict.citations, refused=verdict.refused, answerer=answerer.name,
@@ -158,24 +162,34 @@ def _kept(short: str, question: str, evidence, passages, newest: int | None) -> 
     return not decide(Draft(raw="", sentence=1, short=short), question, evidence, passages, newest_days=newest).refused
 
 
-def _second_look(answerer: Answerer, reading: Reading, embed, focus: str | None, newest: int | None):
-    """Read the next best sentences when the verdict refused an answer from the first ones.
+def _more_evidence(reading: Reading, embed, focus: str | None, newest: int | None) -> list[EvidenceSentence]:
+    """The next best sentences for a second reading; none when nothing more can be read or
+    nothing read from these passages could pass the verdict.
 
     The 1.5B never says "not stated": given six sentences without the answer it names something
     from them, and the verdict refuses that. The answer is often the seventh to tenth best sentence
     (too long for the budget, or sharing few of the question's words: "McDonald's cheese danish
-    goes on sale next week"). The second reading's text is not streamed (the first's may already be
-    on screen); the Answer carries it, its sentences numbered after the first ones.
-
-    Returns ((draft, evidence, verdict) or None, seconds spent reading): None when nothing more can
-    be read, or nothing read could pass the verdict, or the second answer is refused too.
+    goes on sale next week"). A question about something the store does not hold is refused
+    without reading twice.
     """
-    s = reading.settings
     if not could_pass(reading.standalone, reading.passages, newest):
-        return None, 0.0
-    more = select_with(s, reading.standalone, reading.passages, embed, focus=focus, exclude=reading.evidence)
-    if not more:
-        return None, 0.0
+        return []
+    return select_with(reading.settings, reading.standalone, reading.passages, embed, focus=focus,
+                       exclude=reading.evidence)
+
+
+def _numbered_after(first: list[EvidenceSentence], more: list[EvidenceSentence]) -> list[EvidenceSentence]:
+    """A second reading's sentences numbered after the first reading's, as the Answer shows them."""
+    return [e.model_copy(update={"n": len(first) + e.n}) for e in more]
+
+
+def _read_again(answerer: Answerer, reading: Reading, more: list[EvidenceSentence], newest: int | None):
+    """Read ``more`` (from :func:`_more_evidence`) and decide on that reply.
+
+    Its text is not streamed (the first reading's may already be on screen); the Answer carries
+    it. Returns ((draft, evidence, verdict) or None, seconds spent reading): None when the reply
+    is not structured or is refused too.
+    """
     t0 = time.perf_counter()
     draft = None
     for piece in answerer.read(replace(reading, evidence=more)):
@@ -184,11 +198,11 @@ def _second_look(answerer: Answerer, reading: Reading, embed, focus: str | None,
     took = time.perf_counter() - t0
     if draft is None or not draft.structured:
         return None, took
-    first = len(reading.evidence)
-    evidence = reading.evidence + [e.model_copy(update={"n": first + e.n}) for e in more]
+    evidence = reading.evidence + _numbered_after(reading.evidence, more)
     if draft.sentence:
-        draft = replace(draft, sentence=first + draft.sentence)
-    verdict = decide(draft, reading.standalone, evidence, reading.passages, s.refuse_threshold, newest_days=newest)
+        draft = replace(draft, sentence=len(reading.evidence) + draft.sentence)
+    verdict = decide(draft, reading.standalone, evidence, reading.passages, reading.settings.refuse_threshold,
+                     newest_days=newest)
     return (None if verdict.refused else (draft, evidence, verdict)), took
 
 

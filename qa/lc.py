@@ -32,10 +32,10 @@ from . import answer as _answer
 from .answer import clean_question, filters_for
 from .index import Index, get_index
 from .retrieve import Fusion, retrieve
-from .types import Answer, Evidence, Passage, Token
+from .types import Answer, Evidence, Passage, Rereading, Token
 
 QAInput = Union[str, Mapping[str, Any]]
-Event = Union[Evidence, Token, Answer]
+Event = Union[Evidence, Token, Rereading, Answer]
 
 # what one input may set for itself; the rest of the chain's settings are fixed when it is built
 _PER_CALL = ("k", "as_of", "since", "until", "sources")

@@ -124,7 +124,7 @@ class Settings(BaseSettings):
     # dates stay.
     evidence_heading_dates: Literal["iso", "short", "none"] = "iso"
     # when the verdict refuses the reader's answer, it reads the next best sentences once more
-    # before saying "the articles don't say" (qa.answer._second_look)
+    # before saying "the articles don't say" (qa.answer._more_evidence, _read_again)
     evidence_second_look: bool = True
     openai_structured: bool = True  # ask the endpoint for JSON (falls back to free text where unsupported)
     refuse_threshold: float = 0.35

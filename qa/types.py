@@ -83,6 +83,15 @@ class Evidence(BaseModel):
     model: str
 
 
+class Rereading(BaseModel):
+    """Sent when the verdict refused the first reading and the reader reads the next best
+    sentences: a second reading takes seconds and streams nothing (the first one's text may
+    be on screen), so without this event the chat would sit on "Writing the answer…"."""
+
+    kind: Literal["rereading"] = "rereading"
+    sentences: list[EvidenceSentence]  # numbered after the first reading's, as in ``Answer.evidence``
+
+
 class Token(str):
     """A piece of answer text as it is generated (a ``str``, so ``print(tok)`` just works)."""
 

@@ -216,7 +216,7 @@ def test_eight_asks_local_model_serialised_by_its_lock(monkeypatch, seed_article
         assert answer.model == local_model.MODELS["smollm2-135m"].display
         assert answer.text.strip()
         assert answer.refused or answer.citations  # the citation check ran on every one
-    # one reading per question, and a second for an answer the verdict refused (qa.answer._second_look)
+    # one reading per question, and a second for an answer the verdict refused (qa.answer._more_evidence, _read_again)
     assert state["calls"] == N + sum(1 for _, a in results if a.timings["second_look"] > 0), state
     assert state["peak"] == 1, f"{state['peak']} generations ran inside llama.cpp at once"
     print("\n" + summary("ask() x8 local smollm2-135m", [t for t, _ in results]))

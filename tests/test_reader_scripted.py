@@ -18,7 +18,7 @@ from langchain_core.messages import AIMessage
 import ingest
 import qa
 from qa.answerers import ChatAnswerer
-from qa.types import Answer, Evidence, Token
+from qa.types import Answer, Evidence, Rereading, Token
 
 
 def scripted(*replies: str, structured: str = "grammar") -> ChatAnswerer:
@@ -533,6 +533,32 @@ def test_a_refused_answer_sends_the_reader_to_the_next_best_sentences(tmp_path, 
     # the second reading is not streamed: what streamed came from the first (here nothing it vouched for)
     assert "Solberg" not in "".join(e for e in events if isinstance(e, Token))
     assert a.timings["second_look"] > 0
+    # but it is announced, with the sentences it reads, numbered as the Answer numbers them, right
+    # after the first reading and before the Answer
+    kinds = [type(e).__name__ for e in events]
+    assert kinds.count("Rereading") == 1 and kinds[0] == "Evidence" and kinds[-2:] == ["Rereading", "Answer"]
+    again = events[-2]
+    assert [(e.n, e.text) for e in again.sentences] == [(e.n, e.text) for e in a.evidence[len(first):]]
+
+
+def test_the_chat_shows_the_sentences_of_a_second_reading_while_it_reads(tmp_path, monkeypatch):
+    from qa.index import reset_index
+    from qa.settings import get_settings, reset_settings
+    from web.chat import Chat
+    from web.service import Service
+
+    monkeypatch.setenv("QA_EVIDENCE_SENTENCES", "2")  # the page asks through the configured store
+    reset_settings()
+    reset_index()
+    settings = get_settings()
+    _, _, second = _two_looks(tmp_path, settings)
+    answerer = scripted(_reply(1, "Harbour Master"), _reply(_number_of(second, "Solberg"), "Ingrid Solberg"))
+    shown = [chat[-1]["content"] for chat, *_ in Chat(Service(settings, answerer=answerer)).respond(
+        HELM_Q, [], [], [], [], "", "", "")]
+    rereading = [i for i, html in enumerate(shown) if "qa-reread" in html]
+    assert len(rereading) == 1 and rereading[0] == len(shown) - 2  # the state just before the answer
+    assert "Solberg" in shown[rereading[0]] and "reading" in shown[rereading[0]]
+    assert "qa-answer" in shown[-1] and "Ingrid Solberg" in shown[-1] and "qa-reread" not in shown[-1]
 
 
 def test_a_second_refusal_is_the_answer_and_the_evidence_stays_the_first(tmp_path, settings):
@@ -544,9 +570,11 @@ def test_a_second_refusal_is_the_answer_and_the_evidence_stays_the_first(tmp_pat
 
 def test_the_second_look_can_be_turned_off(tmp_path, settings):
     index, first, second = _two_looks(tmp_path, settings, second_look=False)
-    a = qa.ask(HELM_Q, index=index, answerer=scripted(_reply(1, "Harbour Master"),
-                                                      _reply(_number_of(second, "Solberg"), "Ingrid Solberg")))
+    events = list(qa.stream(HELM_Q, index=index, answerer=scripted(
+        _reply(1, "Harbour Master"), _reply(_number_of(second, "Solberg"), "Ingrid Solberg"))))
+    a = events[-1]
     assert a.refused and a.timings["second_look"] == 0
+    assert not any(isinstance(e, Rereading) for e in events)
 
 
 def test_a_second_look_never_reads_a_sentence_again(seeded, settings):
@@ -567,8 +595,10 @@ def test_no_second_look_where_no_answer_from_these_passages_could_pass(tmp_path,
     index, _, _ = _two_looks(tmp_path, settings)
     q = "Who captains the reopened harbour ferry in Valparaiso?"  # no passage mentions Valparaiso
     answerer = scripted(_reply(1, "Harbour Master"), _reply(2, "never read"))
-    a = qa.ask(q, index=index, answerer=answerer)
+    events = list(qa.stream(q, index=index, answerer=answerer))
+    a = events[-1]
     assert a.refused and a.citations == [] and a.timings["second_look"] == 0
+    assert not any(isinstance(e, Rereading) for e in events)  # nothing announced that is not read
     assert next(answerer.chat.messages).content == _reply(2, "never read")  # the second reply still waits
 
 

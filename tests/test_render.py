@@ -180,3 +180,20 @@ def test_evidence_sentences_show_with_their_sources_before_the_answer():
     assert "Talks <b>resume</b>" in item.text_content()
     # a character span of the answer is highlighted
     assert render._marked("He Lifeng leads.", (0, 9)) == '<mark class="qa-span">He Lifeng</mark> leads.'
+
+
+def test_a_second_reading_shows_the_sentences_it_reads_escaped():
+    from qa.types import EvidenceSentence
+
+    ps = [Passage(chunk_id="a1", article_id="a", title="Ferry <b>back</b>", url="https://news.example.com/f",
+                  text="At the helm stands <i>Ingrid</i> Solberg.")]
+    more = Evidence(passages=ps, best_sentences=[], standalone_question="q", answerer="x", model="y",
+                    sentences=[EvidenceSentence(n=3, passage=1, text="At the helm stands <i>Ingrid</i> Solberg.")])
+    html = render.render_rereading('<div class="qa-evidence">first</div>', more)
+    root = tree(html)
+    assert "first" in root.find_class("qa-evidence")[0].text_content()  # the first sentences stay on screen
+    assert "reading 1 more" in root.find_class("qa-reread")[0].text_content()
+    item = root.find_class("qa-ev")[0]
+    assert item.find_class("qa-ev-n")[0].text_content() == "3"  # numbered as the Answer numbers it
+    assert "<i>Ingrid</i>" in item.text_content() and "Ferry <b>back</b>" in item.text_content()
+    assert not list(root.iter("b", "i")) and hrefs(html) == ["https://news.example.com/f"]

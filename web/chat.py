@@ -31,7 +31,7 @@ import ingest
 import qa
 from qa import export
 from qa.errors import QAError
-from qa.types import Answer, Evidence, Token
+from qa.types import Answer, Evidence, Rereading, Token
 
 from . import render
 from .service import Busy, Service
@@ -88,14 +88,18 @@ class Chat:
         try:
             who = self.svc.require_answerer()
             with self.svc.slots.hold(self.settings.api_queue_timeout_s):
-                evidence_html, text = "", ""
+                evidence_html, text, found = "", "", None
                 for event in qa.stream(
                     question, history=pairs, sources=list(sources or []) or None,
                     since=since or None, until=until or None, as_of=as_of or None, answerer=who,
                 ):
                     if isinstance(event, Evidence):
+                        found = event
                         evidence_html = render.render_evidence(event, question)
                         chat[-1] = {"role": "assistant", "content": evidence_html}
+                    elif isinstance(event, Rereading):
+                        more = found.model_copy(update={"sentences": event.sentences})
+                        chat[-1] = {"role": "assistant", "content": render.render_rereading(evidence_html, more)}
                     elif isinstance(event, Answer):
                         chat[-1] = {"role": "assistant", "content": render.render_answer(event)}
                         pairs.append((event.question, event.text))

@@ -324,6 +324,17 @@ def render_streaming(evidence_html: str, text: str, done: bool = False) -> str:
     )
 
 
+def render_rereading(evidence_html: str, more: Evidence) -> str:
+    """Evidence, then the next sentences being read because the first ones gave no answer that
+    held up: a second reading takes seconds and writes nothing on screen until it is decided."""
+    n = len(more.sentences)
+    return (
+        f'<div class="qa-streaming">{evidence_html}<div class="qa-reread">'
+        f'<div class="qa-meta">No answer held up in those sentences; reading {n} more…</div>'
+        f'{evidence_sentences(more)}</div></div>'
+    )
+
+
 def render_thinking() -> str:
     return '<div class="qa-evidence">Searching the articles…</div>'
 
@@ -395,6 +406,7 @@ CSS = """
 .qa-evidence { color: var(--body-text-color-subdued); font-size: 0.92em; }
 .qa-evidence cite { font-style: normal; font-weight: 600; }
 .qa-raw { margin-top: .4em; }
+.qa-reread { margin-top: .5em; font-size: 0.92em; }
 .qa-ev-list { list-style: none; padding-left: 0; margin: .35em 0 0; }
 .qa-ev { margin: .2em 0; padding-left: .5em; border-left: 3px solid var(--border-color-primary, #d4d4d8); }
 .qa-ev-n { font-weight: 700; color: var(--color-accent, #4f46e5); margin-right: .2em; }

@@ -54,11 +54,13 @@ class Slots:
 class Service:
     """The answerer (resolved once, its failure kept as a message) and the shared slots."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, answerer: Answerer | None = None):
+        """``answerer``: one made elsewhere (an app embedding the chat, a test's scripted model)
+        instead of the one the settings resolve to."""
         self.settings = settings
         self.slots = Slots(settings.chat_concurrency)
         self.started = time.time()
-        self._answerer: Answerer | None = None
+        self._answerer: Answerer | None = answerer
         self._error = ""
         self._lock = threading.Lock()
 
