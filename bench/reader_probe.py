@@ -48,8 +48,25 @@ SENTENCE_FIRST_SYSTEM = READER_SYSTEM.replace('{{"answer": "...", "sentence": N}
     .replace('{{"answer": "", "sentence": 0}}', '{{"sentence": 0, "answer": ""}}') \
     .replace('{{"answer": "Dana Ruiz", "sentence": 2}}', '{{"sentence": 2, "answer": "Dana Ruiz"}}')
 
+# a second worked example: two people of one kind, the question's qualifier ("the league's",
+# not the club's) picks one; misreads on test were of this shape (Roger Maris's AL record for
+# Barry Bonds's overall one). On dev: one strict answer more ("JetBlue Airways" for "JetBlue"),
+# no misreading mended, fair mapping equal: not taken
+SECOND_EXAMPLE = """
+
+Example.
+Article: Okafor breaks club scoring mark (Metro Sports, 2024-04-20)
+[1] The league record of 44 goals in one season still belongs to Tomas Berg of Riverside.
+[2] Striker Ada Okafor scored her 41st goal of the season on Sunday, breaking the club record.
+Question: Who holds the league's single-season scoring record?
+{{"answer": "Tomas Berg", "sentence": 1}}"""
+
 PROMPTS = {
     "shipped": None,
+    "two-examples": ChatPromptTemplate.from_messages(
+        [("system", READER_SYSTEM + SECOND_EXAMPLE), ("human", "{evidence}\n\nQuestion: {question}")]),
+    "qualifier-example": ChatPromptTemplate.from_messages(
+        [("system", READER_SYSTEM.split("\n\nExample.")[0] + SECOND_EXAMPLE), ("human", "{evidence}\n\nQuestion: {question}")]),
     "question-first": ChatPromptTemplate.from_messages(
         [("system", READER_SYSTEM), ("human", "Question: {question}\n\n{evidence}\n\nQuestion: {question}")]),
     "sentence-first": ChatPromptTemplate.from_messages(
@@ -82,6 +99,13 @@ VARIANTS = [
     ("headings dated Sep 2 (no year), 180 tokens, 6 sentences", "shipped", False, 180, 6, 1.1, (6, False, "short")),
     ("headings without dates, 180 tokens, 6 sentences", "shipped", False, 180, 6, 1.1, (6, False, "none")),
     # a small model leans on what it read last: the best passage's sentences next to the question
+    ("a second worked example (two people of one kind, the qualifier picks one)", "two-examples", False, 180, 6, 1.1,
+     (6, False)),
+    ("only the qualifier example (the library one dropped)", "qualifier-example", False, 180, 6, 1.1, (6, False)),
+    # is the repeat penalty keeping the 1.5B from copying a word of the last sentences ("Seattle")?
+    # No: llama-cpp-python's sampler counts only generated tokens, and on dev 1 reply of 60 moved
+    # (its sentence number only)
+    ("no repeat penalty, today's defaults", "shipped", False, 180, 6, 1.0, (6, False)),
     ("best passage last (the default's evidence, groups in reverse)", "shipped", False, 180, 6, 1.1, (6, False), 0.0, {},
      "best-last"),
 ]
