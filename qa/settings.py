@@ -27,7 +27,9 @@ def _user_dir(kind: str) -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore")
+    # an empty variable is an unset one: `QA_DATA_DIR=$UNSET` put the store in the current folder
+    # (Path("") is "."), and an empty QA_HOST reads as every interface to some servers
+    model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore", env_ignore_empty=True)
 
     # --- storage -----------------------------------------------------------
     data_dir: Path = Field(default_factory=lambda: _user_dir("data"))

@@ -350,3 +350,17 @@ def test_cli_on_broken_folder_exits_1_without_traceback(corpus):
     assert len(failed_lines) == sum(corpus.broken[n][1] for n in folder_broken)
     for name in folder_broken:
         assert any(f"{os.sep}{name}" in ln for ln in failed_lines), f"{name} not named on stderr"
+
+
+def test_an_empty_setting_is_the_default_not_the_current_folder(monkeypatch, tmp_path):
+    """`QA_DATA_DIR=$UNSET python -m qa …` once made a store in whatever folder it ran from."""
+    from qa.settings import Settings
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    for name in ("QA_DATA_DIR", "QA_HOST", "QA_K", "QA_CHROMA_HOST"):
+        monkeypatch.setenv(name, "")
+    s = Settings()
+    assert s.data_dir == tmp_path / "xdg" / "news-qa"
+    assert s.host == "127.0.0.1"
+    assert s.k == Settings.model_fields["k"].default
+    assert s.chroma_host is None and not s.remote
