@@ -131,9 +131,11 @@ def test_chat_exports_to_markdown_and_json(page, tmp_path):
     page.locator("#qa-export").get_by_text("Export").first.click()
     box = page.locator("#qa-export-md textarea")
     # the textarea is rendered after the click: wait for it to exist, then for its text
-    # (querying .value of a not-yet-rendered element threw instead of waiting)
+    # (querying .value of a not-yet-rendered element threw instead of waiting). It shows the last
+    # answer, and the export step (run after each answer) fills it and both downloads at once: wait
+    # for the follow-up's, or on a loaded machine the downloads still hold the chat of one answer
     page.wait_for_function("() => { const t = document.querySelector('#qa-export-md textarea');"
-                           " return !!t && t.value.includes('[^1]:'); }")
+                           " return !!t && t.value.includes('[^1]:') && t.value.includes('the American one'); }")
     md = box.input_value()
     assert "Bessent" in md and re.search(r"^\[\^1\]: .*US-China Talks", md, re.M), md
     with page.expect_download() as dl:
