@@ -139,9 +139,8 @@ def stream(
     if verdict.refused and draft.structured and settings.evidence_second_look:
         more = _more_evidence(reading, embed, focus, newest)
         if more:
-            shown = _numbered_after(reading.evidence, more)
-            yield Rereading(sentences=shown)
-            again, t_second = _read_again(answerer, reading, more, shown, newest)
+            yield Rereading(sentences=_numbered_after(reading.evidence, more))
+            again, t_second = _read_again(answerer, reading, more, newest)
             if again is not None:
                 draft, evidence, verdict = again
     total = time.perf_counter() - t0
@@ -184,10 +183,8 @@ def _numbered_after(first: list[EvidenceSentence], more: list[EvidenceSentence])
     return [e.model_copy(update={"n": len(first) + e.n}) for e in more]
 
 
-def _read_again(answerer: Answerer, reading: Reading, more: list[EvidenceSentence], shown: list[EvidenceSentence],
-                newest: int | None):
-    """Read ``more`` (from :func:`_more_evidence`; ``shown``: the same numbered after the first
-    reading's, as the Rereading event gave them) and decide on that reply.
+def _read_again(answerer: Answerer, reading: Reading, more: list[EvidenceSentence], newest: int | None):
+    """Read ``more`` (from :func:`_more_evidence`) and decide on that reply.
 
     Its text is not streamed (the first reading's may already be on screen); the Answer carries
     it. Returns ((draft, evidence, verdict) or None, seconds spent reading): None when the reply
@@ -201,7 +198,7 @@ def _read_again(answerer: Answerer, reading: Reading, more: list[EvidenceSentenc
     took = time.perf_counter() - t0
     if draft is None or not draft.structured:
         return None, took
-    evidence = reading.evidence + shown
+    evidence = reading.evidence + _numbered_after(reading.evidence, more)
     if draft.sentence:
         draft = replace(draft, sentence=len(reading.evidence) + draft.sentence)
     verdict = decide(draft, reading.standalone, evidence, reading.passages, reading.settings.refuse_threshold,
