@@ -98,7 +98,6 @@ VARIANTS = [
     # the heading's date is 10-12 of the model's tokens (a digit is a token), ≈40 of a question's ≈270
     ("headings dated Sep 2 (no year), 180 tokens, 6 sentences", "shipped", False, 180, 6, 1.1, (6, False, "short")),
     ("headings without dates, 180 tokens, 6 sentences", "shipped", False, 180, 6, 1.1, (6, False, "none")),
-    # a small model leans on what it read last: the best passage's sentences next to the question
     ("a second worked example (two people of one kind, the qualifier picks one)", "two-examples", False, 180, 6, 1.1,
      (6, False)),
     ("only the qualifier example (the library one dropped)", "qualifier-example", False, 180, 6, 1.1, (6, False)),
@@ -106,6 +105,7 @@ VARIANTS = [
     # No: llama-cpp-python's sampler counts only generated tokens, and on dev 1 reply of 60 moved
     # (its sentence number only)
     ("no repeat penalty, today's defaults", "shipped", False, 180, 6, 1.0, (6, False)),
+    # a small model leans on what it read last: the best passage's sentences next to the question
     ("best passage last (the default's evidence, groups in reverse)", "shipped", False, 180, 6, 1.1, (6, False), 0.0, {},
      "best-last"),
 ]
