@@ -32,7 +32,7 @@ def select_with(settings, question: str, passages: list[Passage], embed, *, focu
 
 def select(question: str, passages: list[Passage], embed, *, token_budget: int = 250, max_sentences: int = 8,
            focus: str | None = None, neighbour: float = 0.0, rank_weight: float,
-           exclude: list[EvidenceSentence] = ()) -> list[EvidenceSentence]:
+           exclude: list[EvidenceSentence] = (), scored: list[tuple[float, int, str]] | None = None) -> list[EvidenceSentence]:
     """The best sentences, in score order, numbered 1..n, within ``token_budget`` tokens of text.
 
     ``exclude``: sentences already read (a second look takes the next best, never these again).
@@ -46,11 +46,15 @@ def select(question: str, passages: list[Passage], embed, *, token_budget: int =
     beside the lead, "… in Geneva" beside "talks in Madrid") gains nothing.
 
     ``rank_weight``: what a place further down the retrieval ranking takes off a sentence's score.
+
+    ``scored``: (score, passage, sentence) from another scorer than ``score_sentences``, best first
+    (``bench/sentence_learner.py`` fills the same budget from learned scores).
     """
     if not passages:
         return []
     by_passage = {n: split_sentences(p.text) for n, p in enumerate(passages, 1)}
-    scored = score_sentences(question, passages, embed, focus=focus, rank_weight=rank_weight)
+    if scored is None:
+        scored = score_sentences(question, passages, embed, focus=focus, rank_weight=rank_weight)
     if neighbour:
         scored = _with_neighbours(scored, by_passage, neighbour, question_terms(question))
     picked: list[tuple[int, str, str, float]] = []  # passage, sentence, context, score

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -51,10 +52,22 @@ def answer_type_bonus(question: str, sentence: str) -> float:
     return 0.0
 
 
-def score_sentences(
-    question: str, passages: list[Passage], embed, focus: str | None = None, *, rank_weight: float
-) -> list[tuple[float, int, str]]:
-    """(score, passage number, sentence) for every sentence of the passages, best first.
+@dataclass(frozen=True)
+class SentenceFeatures:
+    """What sentence scoring knows of one sentence: the parts ``score_sentences`` weighs, kept
+    apart so that ``bench/sentence_learner.py`` can fit other weights over the same parts."""
+
+    passage: int  # 1-based retrieval rank of its passage
+    text: str
+    position: int  # its place among its passage's sentences
+    sim: float  # embedding cosine to the question (a follow-up's own words count double)
+    lex: float  # IDF-weighted share of the question's words it holds
+    novel: bool  # it holds a word the question does not
+    bonus: float  # answer_type_bonus
+
+
+def sentence_features(question: str, passages: list[Passage], embed, focus: str | None = None) -> list[SentenceFeatures]:
+    """Every scorable sentence of the passages (20 to 600 characters), in passage order.
 
     ``focus`` is a follow-up's own wording: the standalone question finds the
     topic, but the sentence must answer what the follow-up adds, so its words
@@ -64,18 +77,18 @@ def score_sentences(
     f_terms = question_terms(focus) if focus else set()
     cands = []
     for n, p in enumerate(passages, 1):
-        for s in split_sentences(p.text):
+        for i, s in enumerate(split_sentences(p.text)):
             if 20 <= len(s) <= 600:
-                cands.append((n, s))
+                cands.append((n, i, s))
     if not cands:
         return []
     heads = [question] + ([focus] if focus else [])
-    vecs = embed(heads + [s for _, s in cands])
+    vecs = embed(heads + [s for _, _, s in cands])
     body = vecs[len(heads) :]
     sims = body @ vecs[0]
     if focus:
         sims = (sims + 2 * (body @ vecs[1])) / 3
-    terms_of = [content_terms(s) for _, s in cands]
+    terms_of = [content_terms(s) for _, _, s in cands]
     # a question word that few of these sentences share says more than one they all repeat
     df: dict[str, int] = {}
     for terms in terms_of:
@@ -87,17 +100,27 @@ def score_sentences(
         total = sum(idf[t] for t in wanted)
         return sum(idf[t] for t in wanted & terms) / total if total else 0.0
 
-    scored = []
-    for (n, s), sim, terms in zip(cands, sims, terms_of):
+    out = []
+    for (n, i, s), sim, terms in zip(cands, sims, terms_of):
         lex = overlap(q_terms, terms)
         if f_terms:
             lex = (lex + 2 * overlap(f_terms, terms)) / 3
+        out.append(SentenceFeatures(n, s, i, float(sim), lex, bool(terms - q_terms), answer_type_bonus(focus or question, s)))
+    return out
+
+
+def score_sentences(
+    question: str, passages: list[Passage], embed, focus: str | None = None, *, rank_weight: float
+) -> list[tuple[float, int, str]]:
+    """(score, passage number, sentence) for every sentence of the passages, best first."""
+    scored = []
+    for f in sentence_features(question, passages, embed, focus):
         # a sentence that only repeats the question gives no answer: prefer ones adding new words
-        novelty = 1.0 if terms - q_terms else 0.5
+        novelty = 1.0 if f.novel else 0.5
         # weights and IDF chosen on 60 dev questions by bench/evidence_probe.py, confirmed on test;
         # ``rank_weight`` (QA_EVIDENCE_RANK_WEIGHT) is what each place down the retrieval ranking costs
-        score = (0.3 * float(sim) + 0.7 * lex) * novelty - rank_weight * (n - 1) + answer_type_bonus(focus or question, s)
-        scored.append((score, n, s))
+        score = (0.3 * f.sim + 0.7 * f.lex) * novelty - rank_weight * (f.passage - 1) + f.bonus
+        scored.append((score, f.passage, f.text))
     scored.sort(key=lambda t: -t[0])
     return scored
 
