@@ -56,12 +56,28 @@ def decide(draft: Draft, question: str, evidence: list[EvidenceSentence], passag
         # (a passage's title and date count: "the 2022 Emmy Awards" is covered by an article of 2022)
         if uncovered_names(question, _named_texts(passages)):
             return Verdict(REFUSAL, [], v.flagged + [v.text], True, v.invalid_markers, v.total_markers)
+        if _figures_unmet(question, v.citations):
+            return Verdict(REFUSAL, [], v.flagged + [v.text], True, v.invalid_markers, v.total_markers)
         if all(fresh.stale(c.published) for c in v.citations):
             note = f"{v.text} (from {v.citations[0].published}: older than “{fresh.phrase}” allows)"
             return Verdict(REFUSAL, [], v.flagged + [note], True, v.invalid_markers, v.total_markers)
     if v.refused and not v.text:
         v.text = REFUSAL
     return v
+
+
+_ASKING = re.compile(r"(?:^|(?<=[.!?])\s+)([^.!?]*\?)\s*$")
+
+
+def _figures_unmet(question: str, citations: list[Citation]) -> bool:
+    """The asking sentence's own figures ("Who holds the record with 73 home runs?") stand in no
+    cited passage: the answer is about something else ("Roger Maris", whose record was 61)."""
+    m = _ASKING.search(question)
+    digits = [w for w in _WORD.findall(m.group(1) if m else question) if re.fullmatch(r"\d[\d,.]*", w)]  # not "Covid-19"
+    asked = {n for n in numbers_in(digits) if len(n) != 4}  # not a year
+    if not asked:
+        return False
+    return not any(asked <= numbers_in(_WORD.findall(f"{c.title} {c.passage}")) for c in citations)
 
 
 def _named_texts(passages: list[Passage]) -> list[str]:
@@ -125,7 +141,8 @@ def _structured(draft: Draft, question: str, evidence: list[EvidenceSentence], p
         # quotes ("BA.5"), not only in the passage's unread rest (a "6" there is a coincidence)
         figures = numbers_in(_WORD.findall(short))
         held = [ev for ev in order for p in [passages[ev.passage - 1]]
-                if stands_in(short, f"{p.title}. {p.text}") and figures <= numbers_in(_WORD.findall(f"{p.title} {ev.shown}"))]
+                if stands_in(short, f"{p.title}. {p.text}") and figures <= numbers_in(_WORD.findall(f"{p.title} {ev.shown}"))
+                and _names_shown(short, f"{p.title} {ev.shown}")]
     if fresh is not None:
         # a sentence from an article of the asked-for time before one from an older article
         held.sort(key=lambda ev: fresh.stale(passages[ev.passage - 1].published))
@@ -206,6 +223,14 @@ def _restates(asked: str, short: str) -> bool:
     words = _WORD.findall(asked)
     common = content_terms(" ".join(w for i, w in enumerate(words) if i > 0 and not w[:1].isupper())) - _ASKED_VERBS
     return bool(common & content_terms(short))
+
+
+def _names_shown(short: str, shown: str) -> bool:
+    """Each capitalised word of the answer stands in what the reader was shown (a country also as
+    its adjective): "Major League Baseball" for a sentence on "Major League Pickleball" came from the
+    1.5B's own knowledge, and only matched a line of the passage it never read."""
+    have, lower = set(_words(shown)), shown.lower()
+    return all(_present(w, have, lower) for w in _WORD.findall(short) if w[:1].isupper())
 
 
 def _clean_short(text: str) -> str:

@@ -212,6 +212,23 @@ def test_answer_held_by_the_title_and_the_cited_sentence_together_is_kept():
     assert v.refused  # a word neither the title nor the passage holds
 
 
+def test_an_answer_named_only_in_the_unread_rest_of_its_passage_is_refused():
+    from qa.answerers import Draft
+    from qa.types import EvidenceSentence
+    from qa.verdict import decide
+
+    shown = "Prices of nearly every grocery item have ballooned over the past year."
+    unread = "Vegetables rose 9%, less than the average."
+    p = _passage("Grocery prices soar", f"{shown} Shoppers are trading down. {unread}")
+    ev = [EvidenceSentence(n=1, passage=1, text=shown, score=0.9)]
+    q = "Which grocery item showed one of the largest price spikes?"
+    # the reader saw no "Vegetables": the name came from the model, not from its reading
+    assert decide(Draft(raw="", sentence=1, short="Vegetables"), q, ev, [p]).refused
+    # read, it is kept (cited to the sentence that says it)
+    ev2 = ev + [EvidenceSentence(n=2, passage=1, text=unread, score=0.5)]
+    assert decide(Draft(raw="", sentence=1, short="Vegetables"), q, ev2, [p]).citations[0].quote == unread
+
+
 OLD_FERRY = {"url": "https://news.example/ferry-aurora", "title": "Harbour line launches electric ferry",
              "published": "2025-01-10", "source": "Example News",
              "text": "The Harbour ferry line launched a new electric ferry named Aurora on Thursday. "
@@ -309,6 +326,23 @@ def test_a_name_made_of_words_from_two_names_is_not_supported():
     # a name's words may have one word between them, as a middle name or a title
     assert stands_in("President Biden", "President Joe Biden tested positive on Thursday.")
     assert not stands_in("Major League Baseball", "He bought into Major League Pickleball this spring; baseball came later.")
+
+
+def test_an_answer_whose_passage_lacks_the_asked_figure_is_refused():
+    from qa.answerers import Draft
+    from qa.verdict import decide
+
+    q = "Aaron Judge hit his 62nd home run this week. Who holds the single-season record with 73 home runs?"
+    p, ev = _one_sentence("Judge hits 62nd", "Judge hit his 62nd home run, breaking Roger Maris' American League record of 61.")
+    record = _passage("The record book", "Barry Bonds hit 73 home runs in 2001.")  # read, not cited
+    assert decide(Draft(raw="", sentence=1, short="Roger Maris"), q, ev, [p, record]).refused
+    p, ev = _one_sentence("Judge hits 62nd", "Barry Bonds holds the major league record of 73 home runs, set in 2001.")
+    assert decide(Draft(raw="", sentence=1, short="Barry Bonds"), q, ev, [p]).text.startswith("Barry Bonds")
+    # only the asking sentence's figures: the context's "21" and "2022" need not stand in the answer's passage
+    q = "Sue Bird played her final game this week, after 21 seasons. Which team did she play for?"
+    p, ev = _one_sentence("Sue Bird says farewell", "Her Seattle Storm lost to the Las Vegas Aces on Tuesday night.")
+    other = _passage("A career in numbers", "Bird retires after 21 seasons.")  # the question's "21" stands somewhere
+    assert decide(Draft(raw="", sentence=1, short="Seattle Storm"), q, ev, [p, other]).text.startswith("Seattle Storm")
 
 
 def test_a_where_answer_keeps_the_place_the_sentence_puts_it_in():
