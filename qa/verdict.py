@@ -156,7 +156,7 @@ def _structured(draft: Draft, question: str, evidence: list[EvidenceSentence], p
     for ev in held:
         answer = with_place(question, expand_span(as_written(short, ev.text), ev.text), ev.text)
         claim = declarative(question, answer)
-        if leader_conflict(claim, ev.shown) or leader_conflict(claim, everything):
+        if leader_conflict(claim, ev.shown) or leader_conflict(claim, everything) or counts_another_thing(question, short, ev.text):
             continue
         p = passages[ev.passage - 1]
         span = find_span(answer, ev.text)
@@ -166,6 +166,29 @@ def _structured(draft: Draft, question: str, evidence: list[EvidenceSentence], p
         )
         return Verdict(f"{claim.rstrip('.')} [1].", [cite], [], False, 0, markers)
     return Verdict(REFUSAL, [], [short], True, 0, markers)
+
+
+_HOW_MANY = re.compile(r"\bhow many\s+((?:[\w’'-]+\s+){0,2}?[\w’'-]+?)\s+(?:are|is|was|were|have|has|had|did|do|does|will|would|could|can|in|of|on|at|to|from|that|who|were)\b", re.I)
+
+
+def counts_another_thing(question: str, short: str, sentence: str) -> bool:
+    """"How many book titles have been banned in US schools?" answered "99,000" from "the
+    approximately 99,000 K-12 public schools in the US": the sentence's figure counts another thing
+    the question names (schools), not the one it asks about (titles)."""
+    m = _HOW_MANY.search(question)
+    figures = numbers_in([w for w in _WORD.findall(short) if any(c.isdigit() for c in w)])
+    if not m or not figures:
+        return False
+    asked = content_terms(m.group(1))
+    others = content_terms(question) - asked
+    words = _WORD.findall(sentence)
+    for i, w in enumerate(words):
+        if any(c.isdigit() for c in w) and numbers_in([w]) & figures:
+            counted = content_terms(" ".join(x for x in words[i + 1:i + 4] if not x[:1].isupper()))  # not "in Florida"
+            if counted & asked or not counted & others:
+                return False
+            return True
+    return False
 
 
 _ASKS_QUANTITY = re.compile(r"\bhow (many|much|long|old|far|big|large|tall|high|fast|often)\b|"

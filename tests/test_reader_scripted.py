@@ -212,6 +212,22 @@ def test_answer_held_by_the_title_and_the_cited_sentence_together_is_kept():
     assert v.refused  # a word neither the title nor the passage holds
 
 
+def test_a_figure_that_counts_another_thing_the_question_names_is_refused():
+    from qa.answerers import Draft
+    from qa.verdict import decide
+
+    q = "Approximately how many book titles have been banned in US schools over the last year?"
+    schools = "That may seem low beside the approximately 99,000 K-12 public schools in the US, the ALA says."
+    p, ev = _one_sentence("Book bans in US schools", schools)
+    assert decide(Draft(raw="", sentence=1, short="99,000"), q, ev, [p]).refused
+    p, ev = _one_sentence("Book bans in US schools", "PEN America counted about 1,600 book titles banned in US schools.")
+    assert decide(Draft(raw="", sentence=1, short="1,600"), q, ev, [p]).text.startswith("1,600")
+    # the thing counted in other words, and a place after it, are not another thing the question names
+    q = "Approximately how many customers in Florida were without power Thursday due to Hurricane Ian?"
+    p, ev = _one_sentence("Hurricane Ian", "More than 2.6 million Florida homes and businesses were without power early Thursday.")
+    assert decide(Draft(raw="", sentence=1, short="2.6 million"), q, ev, [p]).text.startswith("2.6 million")
+
+
 def test_an_answer_named_only_in_the_unread_rest_of_its_passage_is_refused():
     from qa.answerers import Draft
     from qa.types import EvidenceSentence
