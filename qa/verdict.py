@@ -10,7 +10,10 @@ and support check of :mod:`qa.citations`. Last, for every answer: a question nam
 something no retrieved passage mentions is answered with a refusal, and so is a
 question asking for the newest ("this week", "recently") answered only from articles
 much older than the newest one it can see: an old story that shares the question's
-words is the likeliest wrong answer when the new story is not in the store.
+words is the likeliest wrong answer when the new story is not in the store. So is an answer
+whose cited passage lacks the figures the question asks with ("the record with 73 home runs"),
+and a "how many" figure that counts another thing the question names. A refusal sends the
+reader to its second look (``qa.answer``).
 """
 
 from __future__ import annotations
@@ -156,7 +159,7 @@ def _structured(draft: Draft, question: str, evidence: list[EvidenceSentence], p
     for ev in held:
         answer = with_place(question, expand_span(as_written(short, ev.text), ev.text), ev.text)
         claim = declarative(question, answer)
-        if leader_conflict(claim, ev.shown) or leader_conflict(claim, everything) or counts_another_thing(question, short, ev.text):
+        if leader_conflict(claim, ev.shown) or leader_conflict(claim, everything) or _counts_another_thing(question, short, ev.text):
             continue
         p = passages[ev.passage - 1]
         span = find_span(answer, ev.text)
@@ -168,10 +171,10 @@ def _structured(draft: Draft, question: str, evidence: list[EvidenceSentence], p
     return Verdict(REFUSAL, [], [short], True, 0, markers)
 
 
-_HOW_MANY = re.compile(r"\bhow many\s+((?:[\w’'-]+\s+){0,2}?[\w’'-]+?)\s+(?:are|is|was|were|have|has|had|did|do|does|will|would|could|can|in|of|on|at|to|from|that|who|were)\b", re.I)
+_HOW_MANY = re.compile(r"\bhow many\s+((?:[\w’'-]+\s+){0,2}?[\w’'-]+?)\s+(?:are|is|was|were|have|has|had|did|do|does|will|would|could|can|in|of|on|at|to|from|that|who)\b", re.I)
 
 
-def counts_another_thing(question: str, short: str, sentence: str) -> bool:
+def _counts_another_thing(question: str, short: str, sentence: str) -> bool:
     """"How many book titles have been banned in US schools?" answered "99,000" from "the
     approximately 99,000 K-12 public schools in the US": the sentence's figure counts another thing
     the question names (schools), not the one it asks about (titles)."""
@@ -250,8 +253,9 @@ def _restates(asked: str, short: str) -> bool:
 
 def _names_shown(short: str, shown: str) -> bool:
     """Each capitalised word of the answer stands in what the reader was shown (a country also as
-    its adjective): "Major League Baseball" for a sentence on "Major League Pickleball" came from the
-    1.5B's own knowledge, and only matched a line of the passage it never read."""
+    its adjective): "Vegetables" for the grocery item whose price rose most, read beside sentences
+    on grocery prices that name no item, came from the 1.5B's own knowledge and only matched a line
+    of the passage it never read."""
     have, lower = set(_words(shown)), shown.lower()
     return all(_present(w, have, lower) for w in _WORD.findall(short) if w[:1].isupper())
 
