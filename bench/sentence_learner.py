@@ -128,9 +128,10 @@ def main() -> int:
     train = gather(args.train, args.train_limit, index, s)
     held = gather(args.eval, args.eval_limit, index, s)
     report: dict = {"train": Path(args.train).name, "eval": Path(args.eval).name, "n_train": len(train), "n_eval": len(held)}
+    shipped_hits = {"train": evidence_hits(train, s), "eval": evidence_hits(held, s)}
     for name, rows in (("train", train), ("eval", held)):
         ranks = [first_answer_rank(r, s) for r in rows]
-        shipped = evidence_hits(rows, s)
+        shipped = shipped_hits[name]
         report[f"{name}_answer_in_passages"] = round(M.mean(r["y"].any() for r in rows), 3)
         report[f"{name}_answer_in_evidence_shipped"] = round(M.mean(shipped), 3)
         report[f"{name}_missed_ranks"] = sorted((rk for rk, hit in zip(ranks, shipped) if rk and not hit))
@@ -139,7 +140,7 @@ def main() -> int:
         weights = fit(train, l2)
         row = {"l2": l2, "weights": dict(zip(NAMES, np.round(weights[0], 3).tolist()))}
         for name, rows in (("train", train), ("eval", held)):
-            learned, shipped = evidence_hits(rows, s, weights), evidence_hits(rows, s)
+            learned, shipped = evidence_hits(rows, s, weights), shipped_hits[name]
             row[f"{name}_answer_in_evidence"] = round(M.mean(learned), 3)
             row[f"{name}_gained"] = [r["q"].id for r, a, b in zip(rows, learned, shipped) if a and not b]
             row[f"{name}_lost"] = [r["q"].id for r, a, b in zip(rows, learned, shipped) if b and not a]

@@ -143,9 +143,9 @@ def _structured(draft: Draft, question: str, evidence: list[EvidenceSentence], p
         # Its figures stand in what the reader was shown, the sentence or the title its heading
         # quotes ("BA.5"), not only in the passage's unread rest (a "6" there is a coincidence)
         figures = numbers_in(_WORD.findall(short))
-        held = [ev for ev in order for p in [passages[ev.passage - 1]]
-                if stands_in(short, f"{p.title}. {p.text}") and figures <= numbers_in(_WORD.findall(f"{p.title} {ev.shown}"))
-                and _names_shown(short, f"{p.title} {ev.shown}")]
+        held = [ev for ev in order for p in [passages[ev.passage - 1]] for shown in [f"{p.title} {ev.shown}"]
+                if stands_in(short, f"{p.title}. {p.text}") and figures <= numbers_in(_WORD.findall(shown))
+                and _names_shown(short, shown)]
     if fresh is not None:
         # a sentence from an article of the asked-for time before one from an older article
         held.sort(key=lambda ev: fresh.stale(passages[ev.passage - 1].published))
